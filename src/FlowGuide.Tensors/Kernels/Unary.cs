@@ -1,0 +1,169 @@
+using System.Numerics.Tensors;
+
+namespace FlowGuide.Tensors.Kernels;
+
+/// <summary>Unary elementwise functions.</summary>
+public enum UnaryOp { Neg, Abs, Sign, Exp, Log, Sqrt, Rsqrt, Square, Tanh, Sigmoid, Relu, Silu, Gelu }
+
+/// <summary>
+/// Unary kernels: SIMD through System.Numerics.Tensors, processed in cache-sized chunks split across threads.
+/// <see cref="ApplyScalar"/> is the plain twin (MathF per element) used by parity tests.
+/// </summary>
+public static class Unary
+{
+    private const int Chunk = 4096;
+    internal const float GeluC = 0.7978845608028654f; // sqrt(2/pi)
+    internal const float GeluA = 0.044715f;
+
+    public static void Apply(UnaryOp op, ReadOnlySpan<float> src, Span<float> dst)
+    {
+        int n = src.Length;
+        if (dst.Length < n) throw new ArgumentException($"Unary.{op}: destination holds {dst.Length} elements, expected {n}.");
+        if (n <= Chunk) { ApplyChunk(op, src, dst[..n]); return; }
+        unsafe
+        {
+            fixed (float* ps = src, pd = dst)
+            {
+                float* s0 = ps, d0 = pd;
+                int chunks = (n + Chunk - 1) / Chunk;
+                Parallelism.For(chunks, 8, (cs, ce) =>
+                {
+                    for (int c = cs; c < ce; c++)
+                    {
+                        int off = c * Chunk, len = Math.Min(Chunk, n - off);
+                        ApplyChunk(op, new ReadOnlySpan<float>(s0 + off, len), new Span<float>(d0 + off, len));
+                    }
+                });
+            }
+        }
+    }
+
+    private static void ApplyChunk(UnaryOp op, ReadOnlySpan<float> x, Span<float> y)
+    {
+        switch (op)
+        {
+            case UnaryOp.Neg: TensorPrimitives.Negate(x, y); break;
+            case UnaryOp.Abs: TensorPrimitives.Abs(x, y); break;
+            case UnaryOp.Sign:
+                for (int i = 0; i < x.Length; i++) y[i] = Sign(x[i]);
+                break;
+            case UnaryOp.Exp: TensorPrimitives.Exp(x, y); break;
+            case UnaryOp.Log: TensorPrimitives.Log(x, y); break;
+            case UnaryOp.Sqrt: TensorPrimitives.Sqrt(x, y); break;
+            case UnaryOp.Rsqrt: TensorPrimitives.Sqrt(x, y); TensorPrimitives.Divide(1f, y, y); break;
+            case UnaryOp.Square: TensorPrimitives.Multiply(x, x, y); break;
+            case UnaryOp.Tanh: TensorPrimitives.Tanh(x, y); break;
+            case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(x, y); break;
+            case UnaryOp.Relu: TensorPrimitives.Max(x, 0f, y); break;
+            case UnaryOp.Silu:
+                TensorPrimitives.Sigmoid(x, y);
+                TensorPrimitives.Multiply(x, y, y);
+                break;
+            case UnaryOp.Gelu:
+                {
+                    // 0.5 x (1 + tanh(c (x + a x^3)))
+                    Span<float> u = stackalloc float[x.Length];
+                    TensorPrimitives.Multiply(x, x, u);                 // x^2
+                    TensorPrimitives.Multiply(u, GeluA, u); TensorPrimitives.Add(u, 1f, u);      // 1 + a x^2
+                    TensorPrimitives.Multiply(u, x, u);                 // x + a x^3
+                    TensorPrimitives.Multiply(u, GeluC, u);
+                    TensorPrimitives.Tanh(u, u);
+                    TensorPrimitives.Add(u, 1f, u);
+                    TensorPrimitives.Multiply(u, x, y);
+                    TensorPrimitives.Multiply(y, 0.5f, y);
+                    break;
+                }
+            default: throw new ArgumentOutOfRangeException(nameof(op));
+        }
+    }
+
+    private static float Sign(float v) => v > 0 ? 1f : v < 0 ? -1f : v; // keeps 0 and NaN
+
+    /// <summary>The scalar definition of each function.</summary>
+    public static float Apply(UnaryOp op, float x) => op switch
+    {
+        UnaryOp.Neg => -x,
+        UnaryOp.Abs => MathF.Abs(x),
+        UnaryOp.Sign => Sign(x),
+        UnaryOp.Exp => MathF.Exp(x),
+        UnaryOp.Log => MathF.Log(x),
+        UnaryOp.Sqrt => MathF.Sqrt(x),
+        UnaryOp.Rsqrt => 1f / MathF.Sqrt(x),
+        UnaryOp.Square => x * x,
+        UnaryOp.Tanh => MathF.Tanh(x),
+        UnaryOp.Sigmoid => 1f / (1f + MathF.Exp(-x)),
+        UnaryOp.Relu => x > 0 ? x : 0f,
+        UnaryOp.Silu => x / (1f + MathF.Exp(-x)),
+        UnaryOp.Gelu => 0.5f * x * (1f + MathF.Tanh(GeluC * (x + GeluA * x * x * x))),
+        _ => throw new ArgumentOutOfRangeException(nameof(op)),
+    };
+
+    /// <summary>Scalar twin of <see cref="Apply(UnaryOp, ReadOnlySpan{float}, Span{float})"/>.</summary>
+    public static void ApplyScalar(UnaryOp op, ReadOnlySpan<float> src, Span<float> dst)
+    {
+        for (int i = 0; i < src.Length; i++) dst[i] = Apply(op, src[i]);
+    }
+
+    /// <summary>dst = g * silu'(x), silu'(x) = s (1 + x (1 - s)) with s = sigmoid(x).</summary>
+    public static void SiluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> dst)
+    {
+        ChunkedPar(x, g, dst, static (xc, gc, dc) =>
+        {
+            Span<float> s = stackalloc float[xc.Length];
+            TensorPrimitives.Sigmoid(xc, s);
+            TensorPrimitives.Subtract(1f, s, dc);        // 1 - s
+            TensorPrimitives.Multiply(dc, xc, dc); TensorPrimitives.Add(dc, 1f, dc); // 1 + x (1 - s)
+            TensorPrimitives.Multiply(dc, s, dc);
+            TensorPrimitives.Multiply(dc, gc, dc);
+        });
+    }
+
+    /// <summary>dst = g * gelu'(x) for the tanh form.</summary>
+    public static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> dst)
+    {
+        ChunkedPar(x, g, dst, static (xc, gc, dc) =>
+        {
+            int n = xc.Length;
+            Span<float> x2 = stackalloc float[n];
+            Span<float> t = stackalloc float[n];
+            TensorPrimitives.Multiply(xc, xc, x2);
+            TensorPrimitives.Multiply(x2, GeluA, t); TensorPrimitives.Add(t, 1f, t);
+            TensorPrimitives.Multiply(t, xc, t);
+            TensorPrimitives.Multiply(t, GeluC, t);
+            TensorPrimitives.Tanh(t, t);                          // t = tanh(u)
+            // d = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2)
+            TensorPrimitives.Multiply(x2, 3f * GeluA, x2); TensorPrimitives.Add(x2, 1f, x2);  // 1 + 3a x^2
+            TensorPrimitives.Multiply(x2, xc, x2);
+            TensorPrimitives.Multiply(x2, 0.5f * GeluC, x2);      // 0.5 c x (1 + 3a x^2)
+            TensorPrimitives.Multiply(t, t, dc);
+            TensorPrimitives.Subtract(1f, dc, dc);                // 1 - t^2
+            TensorPrimitives.Multiply(dc, x2, dc);
+            TensorPrimitives.Multiply(t, 0.5f, t); TensorPrimitives.Add(t, 0.5f, t);       // 0.5 (1 + t)
+            TensorPrimitives.Add(dc, t, dc);
+            TensorPrimitives.Multiply(dc, gc, dc);
+        });
+    }
+
+    internal delegate void ChunkFn(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst);
+
+    internal static void ChunkedPar(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst, ChunkFn fn)
+    {
+        int n = a.Length;
+        unsafe
+        {
+            fixed (float* pa = a, pb = b, pd = dst)
+            {
+                float* a0 = pa, b0 = pb, d0 = pd;
+                int chunks = (n + Chunk - 1) / Chunk;
+                Parallelism.For(chunks, 8, (cs, ce) =>
+                {
+                    for (int c = cs; c < ce; c++)
+                    {
+                        int off = c * Chunk, len = Math.Min(Chunk, n - off);
+                        fn(new ReadOnlySpan<float>(a0 + off, len), new ReadOnlySpan<float>(b0 + off, len), new Span<float>(d0 + off, len));
+                    }
+                });
+            }
+        }
+    }
+}

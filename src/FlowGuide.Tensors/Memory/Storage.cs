@@ -1,0 +1,32 @@
+namespace FlowGuide.Tensors;
+
+/// <summary>
+/// The buffer behind one or more tensors (a tensor and its reshaped views share a storage). Once released back to the
+/// pool, any access throws instead of silently reading a buffer that another tensor now owns.
+/// </summary>
+internal sealed class Storage
+{
+    private float[]? _array;
+    internal TensorScope? Scope;
+
+    public Storage(float[] array, bool pooled)
+    {
+        _array = array;
+        Pooled = pooled;
+    }
+
+    public bool Pooled { get; }
+
+    public bool IsReleased => _array is null;
+
+    public float[] Array => _array ?? throw new ObjectDisposedException(
+        "Tensor", "This tensor's buffer was released (its TensorScope ended or it was disposed). Keep it with TensorScope.Keep or clone it before the scope ends.");
+
+    public void Release()
+    {
+        var a = _array;
+        if (a is null) return;
+        _array = null;
+        BufferPool.Return(a, Pooled);
+    }
+}

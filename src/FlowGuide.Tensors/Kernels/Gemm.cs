@@ -17,6 +17,9 @@ public static class Gemm
             }
     }
 
+    internal static void SgemmManaged(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        => Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
     public static void SgemmBatched(int batch, bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, long strideA, ReadOnlySpan<float> b, long strideB, float beta, Span<float> c, long strideC)
     {
         int lda = transA ? m : k, ldb = transB ? k : n;

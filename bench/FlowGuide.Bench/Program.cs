@@ -1,0 +1,38 @@
+using System.Globalization;
+using FlowGuide.Bench;
+using FlowGuide.Tensors;
+using FlowGuide.Tensors.Kernels;
+
+// flowguide-bench [gemm] [attention] [conv3d] [block] [memory] [--json FILE] [--threads N] [--quick]
+// Runs the engine's benchmark cases; bench/side_by_side.py runs this and the NumPy/PyTorch reference in one go.
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+var cases = new List<string>();
+string? jsonPath = null;
+bool quick = false;
+for (int i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--json": jsonPath = args[++i]; break;
+        case "--threads": Parallelism.NumThreads = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--quick": quick = true; break;
+        default: cases.Add(args[i]); break;
+    }
+}
+if (cases.Count == 0 || cases.Contains("all")) cases = new() { "gemm", "attention", "conv3d", "block", "memory" };
+
+Console.WriteLine($"FlowGuide engine benchmarks — {Environment.ProcessorCount} cores, {Parallelism.NumThreads} threads, GEMM backend: {Gemm.Backend}, .NET {Environment.Version}");
+using var json = jsonPath is null ? null : new StreamWriter(jsonPath);
+foreach (var c in cases)
+{
+    IEnumerable<BenchResult> results = c switch
+    {
+        "gemm" => Cases.Gemm(quick),
+        "attention" => Cases.Attention(),
+        "conv3d" => Cases.Conv3d(),
+        "block" => Cases.Block(),
+        "memory" => Cases.Memory(),
+        _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory or all)"),
+    };
+    foreach (var r in results) Harness.Print(r, json);
+}

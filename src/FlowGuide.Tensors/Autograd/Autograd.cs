@@ -17,8 +17,11 @@ public static class Autograd
 
     internal static PassContext? Current => _current;
 
-    /// <summary>Records <paramref name="output"/> as produced by <paramref name="op"/> when any input requires a gradient.</summary>
-    internal static Tensor Record(Tensor output, string op, BackwardFn backward, params Tensor[] inputs)
+    /// <summary>
+    /// Records <paramref name="output"/> as produced by <paramref name="op"/> when grad mode is on and any input requires a
+    /// gradient; otherwise returns it untouched. This is how every op, and any fused op outside this library, joins the tape.
+    /// </summary>
+    public static Tensor Record(Tensor output, string op, BackwardFn backward, params Tensor[] inputs)
     {
         if (!GradMode.IsEnabled) return output;
         bool any = false;

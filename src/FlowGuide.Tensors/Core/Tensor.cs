@@ -64,7 +64,7 @@ public sealed partial class Tensor : IDisposable
     // ---------------------------------------------------------------- creation
 
     /// <summary>A tensor with uninitialised contents from the pool, registered with the current <see cref="TensorScope"/>.</summary>
-    internal static Tensor Empty(Shape shape) => Alloc(shape, clear: false);
+    public static Tensor Empty(Shape shape) => Alloc(shape, clear: false);
 
     internal static Tensor Alloc(Shape shape, bool clear)
     {
@@ -73,7 +73,7 @@ public sealed partial class Tensor : IDisposable
         return new Tensor(storage, shape);
     }
 
-    internal static Tensor Empty(params int[] shape) => Empty(new Shape(shape));
+    public static Tensor Empty(params int[] shape) => Empty(new Shape(shape));
 
     public static Tensor Zeros(params int[] shape) => Alloc(new Shape(shape), clear: true);
 

@@ -1,0 +1,51 @@
+using FlowGuide.Tensors;
+
+namespace FlowGuide.Nn.Optim;
+
+/// <summary>
+/// Exponential moving average of a module's parameters: shadow = decay*shadow + (1 - decay)*param after each step.
+/// The shadow weights are what a trained model usually ships.
+/// </summary>
+public sealed class Ema
+{
+    private readonly Dictionary<string, float[]> _shadow = new();
+    private readonly Module _model;
+
+    public Ema(Module model, float decay = 0.999f)
+    {
+        if (decay is < 0 or > 1) throw new ArgumentException($"Ema: decay must be in [0, 1], got {decay}.");
+        _model = model;
+        Decay = decay;
+        foreach (var (k, p) in model.NamedParameters()) _shadow[k] = p.ToArray();
+    }
+
+    public float Decay { get; }
+
+    public void Update()
+    {
+        float d = Decay;
+        foreach (var (k, p) in _model.NamedParameters())
+        {
+            var s = _shadow[k];
+            var v = p.Span;
+            for (int i = 0; i < s.Length; i++) s[i] = d * s[i] + (1 - d) * v[i];
+        }
+    }
+
+    /// <summary>The averaged weights by parameter name (copies).</summary>
+    public Dictionary<string, Tensor> StateDict() =>
+        _model.NamedParameters().ToDictionary(p => p.Key, p => Tensor.FromArray(_shadow[p.Key], p.Value.Shape.ToArray()));
+
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
+    {
+        foreach (var k in _shadow.Keys.ToList())
+        {
+            if (!state.TryGetValue(k, out var t)) throw new ArgumentException($"Ema: state lacks '{k}'.");
+            if (t.Numel != _shadow[k].Length) throw new ArgumentException($"Ema: '{k}' has {t.Numel} elements, expected {_shadow[k].Length}.");
+            _shadow[k] = t.ToArray();
+        }
+    }
+
+    /// <summary>Copies the averaged weights into <paramref name="target"/> (same architecture).</summary>
+    public void CopyTo(Module target) => target.LoadStateDict(StateDict());
+}

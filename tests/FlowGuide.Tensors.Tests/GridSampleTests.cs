@@ -169,4 +169,27 @@ public class GridSampleTests
         Assert.Contains("batch", Assert.Throws<ArgumentException>(() => Ops.GridSample(input, Tensor.Zeros(2, 3, 3, 2), true)).Message);
         Assert.Contains("expected [1, 2, 4, 4]", Assert.Throws<ArgumentException>(() => Ops.Warp(input, Tensor.Zeros(1, 2, 4, 3))).Message);
     }
+
+    [Theory]
+    [InlineData(true, GridPadding.Zeros)]
+    [InlineData(false, GridPadding.Border)]
+    public void LargeSizesSplitAcrossThreads(bool alignCorners, GridPadding padding)
+    {
+        int n = 2, c = 4, h = 33, w = 47, ho = 40, wo = 50;
+        var input = Randn(61, n, c, h, w);
+        var grid = AwayFromKinks(Uniform(62, -1.1f, 1.1f, n, ho, wo, 2), h, w, alignCorners);
+        var o = Ops.GridSample(input, grid, alignCorners, padding);
+        var expected = new float[o.Numel];
+        GridSampleKernels.ForwardScalar(input.Span, n, c, h, w, grid.Span, ho, wo, alignCorners, padding == GridPadding.Border, expected);
+        AssertClose(expected, o.Span, 1e-5f, 1e-5f);
+        // The output is linear in the input: the input gradient must be the exact adjoint.
+        var x = Leaf(input.Clone());
+        var gOut = Randn(63, n, c, ho, wo);
+        var gx = Autograd.Grad(Ops.Sum(Ops.GridSample(x, grid, alignCorners, padding) * gOut), new[] { x })[0];
+        double lhs = 0, rhs = 0;
+        for (int i = 0; i < o.Numel; i++) lhs += (double)o.Span[i] * gOut.Span[i];
+        for (int i = 0; i < input.Numel; i++) rhs += (double)input.Span[i] * gx.Span[i];
+        Assert.True(Math.Abs(lhs - rhs) <= 1e-4 * (1 + Math.Abs(lhs)), $"adjoint: {lhs} vs {rhs}");
+        GradCheck(t => Ops.GridSample(t[0], t[1], alignCorners, padding), new[] { Leaf(input.Clone()), Leaf(grid) }, eps: 1e-3f, maxPerInput: 24);
+    }
 }

@@ -110,4 +110,43 @@ public class IndexingTests
         Assert.Contains("axis 1 of size 4", ex.Message);
         Assert.Contains("src", Assert.Throws<ArgumentException>(() => x.ScatterAdd(1, new[] { 0, 1 }, new[] { 1, 2 }, Tensor.Zeros(2))).Message);
     }
+
+    [Fact]
+    public void LargeSizesSplitAcrossThreadsAndBackwardIsTheAdjoint()
+    {
+        var x = Randn(40, 6, 300, 41);
+        var rng = new Random(41);
+        var sel = Enumerable.Range(0, 500).Select(_ => rng.Next(300)).ToArray();
+        var y = x.IndexSelect(1, sel);
+        for (int k = 0; k < 200; k++)
+        {
+            int a = rng.Next(6), j = rng.Next(500), c = rng.Next(41);
+            Assert.Equal(x[a, sel[j], c], y[a, j, c]);
+        }
+        AssertAdjoint(t => t.IndexSelect(1, sel), x, 42);
+        AssertAdjoint(t => t.IndexSelect(2, sel.Select(v => v % 41).ToArray()), x, 43);
+        int[] ishape = { 6, 200, 41 };
+        var idx = Enumerable.Range(0, 6 * 200 * 41).Select(_ => rng.Next(300)).ToArray();
+        var z = x.Gather(1, idx, ishape);
+        for (int k = 0; k < 200; k++)
+        {
+            int a = rng.Next(6), j = rng.Next(200), c = rng.Next(41);
+            Assert.Equal(x[a, idx[(a * 200 + j) * 41 + c], c], z[a, j, c]);
+        }
+        AssertAdjoint(t => t.Gather(1, idx, ishape), x, 44);
+        AssertAdjoint(t => t.Gather(0, idx.Select(v => v % 6).ToArray(), ishape), x, 45);
+    }
+
+    /// <summary>For a linear op f, &lt;f(x), g&gt; must equal &lt;x, f'(x)ᵀ g&gt;: checks the backward kernel as the exact adjoint.</summary>
+    private static void AssertAdjoint(Func<Tensor, Tensor> f, Tensor x, int seed)
+    {
+        var leaf = Leaf(x.Clone());
+        var y = f(leaf);
+        var g = Randn(seed, y.Shape.ToArray());
+        var gx = Autograd.Grad(Ops.Sum(y * g), new[] { leaf })[0];
+        double lhs = 0, rhs = 0;
+        for (int i = 0; i < y.Numel; i++) lhs += (double)y.Span[i] * g.Span[i];
+        for (int i = 0; i < x.Numel; i++) rhs += (double)x.Span[i] * gx.Span[i];
+        Assert.True(Math.Abs(lhs - rhs) <= 1e-4 * (1 + Math.Abs(lhs)), $"adjoint: {lhs} vs {rhs}");
+    }
 }

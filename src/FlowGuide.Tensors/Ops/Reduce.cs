@@ -22,11 +22,13 @@ public static partial class Ops
 
     private static Tensor ReduceForward(ReduceOp op, Tensor x, int[] axes, bool keepDim, out Shape kept)
     {
-        var data = Reduce.Apply(op, x.Span, x.Shape, axes, out kept);
-        return Tensor.FromArray(data, (keepDim ? kept : DropAxes(kept, axes)).ToArray());
+        kept = Reduce.KeptShape(x.Shape, axes);
+        var o = Tensor.Empty(keepDim ? kept : DropAxes(kept, axes));
+        Reduce.Apply(op, x.Span, x.Shape, axes, o.Span);
+        return o;
     }
 
-    /// <summary>Sum over <paramref name="axes"/> (all when null).</summary>
+    /// <summary>Sum over <paramref name="axes"/> (all when null); an empty axis sums to 0.</summary>
     public static Tensor Sum(this Tensor x, int[]? axes = null, bool keepDim = false)
     {
         var ax = NormalizeAxes(axes, x.Rank, "Sum");
@@ -60,16 +62,21 @@ public static partial class Ops
 
     public static Tensor Var(this Tensor x, int axis, bool unbiased = false, bool keepDim = false) => Var(x, new[] { axis }, unbiased, keepDim);
 
-    /// <summary>Maximum over <paramref name="axes"/>; ties share the gradient equally.</summary>
+    /// <summary>
+    /// Maximum over <paramref name="axes"/>; ties share the gradient equally. A slice holding NaN gives NaN (and a NaN
+    /// gradient for that slice); an empty reduced axis throws.
+    /// </summary>
     public static Tensor Max(this Tensor x, int[]? axes = null, bool keepDim = false) => Extreme(ReduceOp.Max, x, axes, keepDim);
 
-    /// <summary>Minimum over <paramref name="axes"/>; ties share the gradient equally.</summary>
+    /// <summary>Minimum over <paramref name="axes"/>; ties share the gradient equally. NaN and empty axes as for <see cref="Max"/>.</summary>
     public static Tensor Min(this Tensor x, int[]? axes = null, bool keepDim = false) => Extreme(ReduceOp.Min, x, axes, keepDim);
 
     private static Tensor Extreme(ReduceOp op, Tensor x, int[]? axes, bool keepDim)
     {
         var ax = NormalizeAxes(axes, x.Rank, op.ToString());
-        if (x.Numel == 0) throw new ArgumentException($"{op}: cannot reduce an empty tensor of shape {x.Shape}.");
+        foreach (var a in ax)
+            if (x.Shape.Dims[a] == 0)
+                throw new ArgumentException($"{op}: cannot reduce over axis {a} of size 0 in {x.Shape} (a maximum or minimum of nothing is undefined).");
         var o = ReduceForward(op, x, ax, keepDim, out var kept);
         return Autograd.Record(o, op.ToString(), (g, _) =>
         {

@@ -146,7 +146,7 @@ public class UnaryTests
     [Theory]
     [InlineData(5)]
     [InlineData(4099)]
-    [InlineData(40000)]
+    [InlineData(70001)]
     public void FusedBackwardKernelsMatchFiniteDifferencesOfScalarFormula(int n)
     {
         var rng = new Random(n);
@@ -162,8 +162,8 @@ public class UnaryTests
             double gelu(double v) => 0.5 * v * (1 + Math.Tanh(Unary.GeluC * (v + Unary.GeluA * v * v * v)));
             double es = g[i] * (silu(xi + h) - silu(xi - h)) / (2 * h);
             double eg = g[i] * (gelu(xi + h) - gelu(xi - h)) / (2 * h);
-            Assert.True(Math.Abs(es - ds[i]) <= 2e-5 + 1e-5 * Math.Abs(es), $"silu' at {xi}: {ds[i]} vs {es}");
-            Assert.True(Math.Abs(eg - dg[i]) <= 2e-5 + 1e-5 * Math.Abs(eg), $"gelu' at {xi}: {dg[i]} vs {eg}");
+            if (!(Math.Abs(es - ds[i]) <= 2e-5 + 1e-5 * Math.Abs(es))) Assert.Fail($"silu' at {xi}: {ds[i]} vs {es}");
+            if (!(Math.Abs(eg - dg[i]) <= 2e-5 + 1e-5 * Math.Abs(eg))) Assert.Fail($"gelu' at {xi}: {dg[i]} vs {eg}");
         }
     }
 

@@ -92,6 +92,16 @@ public class ErrorTests
     }
 
     [Fact]
+    public void ExpandAndFlattenRejectMalformedArguments()
+    {
+        var x = Tensor.Zeros(3, 1);
+        Throws<ArgumentException>(() => x.Expand(3, -2), "Expand", "-2", "[3, 1]");
+        Throws<ArgumentException>(() => x.Expand(-1, 3, 4), "Expand", "-1");
+        Throws<ArgumentException>(() => Tensor.Zeros(2, 3, 4).Flatten(2, 0), "Flatten", "[2, 3, 4]");
+        Throws<ArgumentException>(() => Ops.Clamp(x, float.NaN, 1f), "Clamp");
+    }
+
+    [Fact]
     public void ValueErrors()
     {
         Throws<ArgumentException>(() => Ops.Clamp(Tensor.Zeros(2), 1f, 0f), "Clamp");

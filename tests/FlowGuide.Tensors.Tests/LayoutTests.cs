@@ -133,6 +133,22 @@ public class LayoutTests
         Assert.Same(x, x.Expand(2, 3));
     }
 
+    [Fact]
+    public void RankZeroTensorsAcceptAxisZero()
+    {
+        var s = Leaf(Tensor.Scalar(2.5f));
+        Assert.Equal(2.5f, Ops.Sum(s, 0).Item());
+        Assert.Equal(2.5f, Ops.Max(s, new[] { 0 }).Item());
+        Assert.Equal(2.5f, Ops.Mean(s, 0, keepDim: true).Item());
+        var (v, i) = Ops.MaxWithIndices(s, 0);
+        Assert.Equal(Shape.Scalar, v.Shape);
+        Assert.Equal(new[] { 0 }, i);
+        Assert.Same(s, s.Squeeze());
+        Assert.Same(s, s.Transpose(0, 0));
+        Assert.Equal(new Shape(1), s.Unsqueeze(0).Shape);
+        GradCheck(t => Ops.Sum(Ops.Square(t[0]), 0), new[] { s });
+    }
+
     // ------------------------------------------------------------------ kernel parity
 
     public static IEnumerable<object[]> StridedCases()

@@ -10,7 +10,8 @@ public static partial class Ops
         if (axes is null || axes.Length == 0) return Enumerable.Range(0, rank).ToArray();
         var r = axes.Select(a => Shape.NormalizeAxis(a, rank, op)).Distinct().OrderBy(a => a).ToArray();
         if (r.Length != axes.Length) throw new ArgumentException($"{op}: repeated axis in [{string.Join(", ", axes)}].");
-        return r;
+        // A rank-0 tensor accepts axis 0 (as PyTorch does) and has nothing to reduce over.
+        return rank == 0 ? System.Array.Empty<int>() : r;
     }
 
     private static Shape DropAxes(Shape kept, int[] axes)
@@ -87,10 +88,10 @@ public static partial class Ops
         }, x);
     }
 
-    /// <summary>Maximum along one axis with the index of the first maximum (PyTorch's max(dim)).</summary>
+    /// <summary>Maximum along one axis with the index of the first maximum (PyTorch's max(dim)); a NaN counts as the maximum.</summary>
     public static (Tensor Values, int[] Indices) MaxWithIndices(this Tensor x, int axis, bool keepDim = false) => ArgReduce(x, axis, keepDim, true);
 
-    /// <summary>Minimum along one axis with the index of the first minimum.</summary>
+    /// <summary>Minimum along one axis with the index of the first minimum; a NaN counts as the minimum.</summary>
     public static (Tensor Values, int[] Indices) MinWithIndices(this Tensor x, int axis, bool keepDim = false) => ArgReduce(x, axis, keepDim, false);
 
     /// <summary>Index of the first maximum along <paramref name="axis"/>, one per remaining position (row-major).</summary>
@@ -100,6 +101,11 @@ public static partial class Ops
     {
         string op = max ? "MaxWithIndices" : "MinWithIndices";
         int ax = Shape.NormalizeAxis(axis, x.Rank, op);
+        if (x.Rank == 0)
+        {
+            var (v, i) = ArgReduce(Reshape(x, 1), 0, keepDim: false, max);
+            return (v, i);
+        }
         int red = x.Shape.Dims[ax];
         if (red == 0) throw new ArgumentException($"{op}: axis {axis} of shape {x.Shape} is empty.");
         int outer = x.Shape.Prod(0, ax), inner = x.Shape.Prod(ax + 1, x.Rank);

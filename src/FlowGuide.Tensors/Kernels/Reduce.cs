@@ -50,13 +50,14 @@ public static class Reduce
                 throw new ArgumentException($"Reduce.{op}: cannot reduce over axis {a} of size 0 in {shape}.");
         if (axes.Length == 0) { x[..outLen].CopyTo(output); return; }
 
-        // Runs of adjacent axes, last first so earlier axis indices stay valid.
+        // Runs of adjacent axes, outermost first: its rows are the longest contiguous runs (SIMD adds of whole rows),
+        // and the data shrinks before the short trailing rows are reduced. Reduced axes keep size 1, so indices stay valid.
         var runs = new List<(int start, int end)>();
-        for (int g = axes.Length - 1; g >= 0;)
+        for (int g = 0; g < axes.Length;)
         {
-            int end = axes[g], start = end;
-            while (g > 0 && axes[g - 1] == start - 1) { g--; start--; }
-            g--;
+            int start = axes[g], end = start;
+            while (g + 1 < axes.Length && axes[g + 1] == end + 1) { g++; end++; }
+            g++;
             runs.Add((start, end));
         }
 

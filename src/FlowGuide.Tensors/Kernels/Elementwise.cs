@@ -222,17 +222,18 @@ public static class Elementwise
         int r = so.Rank;
         var stA = AlignedStrides(sa, r);
         var stB = AlignedStrides(sb, r);
-        var idx = new int[r];
-        for (int i = 0; i < so.Numel; i++)
+        var dims = so.ToArray();
+        int n = so.Numel;
+        for (int i = 0; i < n; i++)
         {
             int rem = i;
             long oa = 0, ob = 0;
             for (int d = r - 1; d >= 0; d--)
             {
-                idx[d] = rem % so.Dims[d];
-                rem /= so.Dims[d];
-                oa += idx[d] * stA[d];
-                ob += idx[d] * stB[d];
+                int ix = rem % dims[d];
+                rem /= dims[d];
+                oa += ix * stA[d];
+                ob += ix * stB[d];
             }
             output[i] = Apply(op, a[(int)oa], b[(int)ob]);
         }

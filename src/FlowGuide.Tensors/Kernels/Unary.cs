@@ -56,21 +56,24 @@ public static class Unary
             case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(x, y); break;
             case UnaryOp.Relu: TensorPrimitives.Max(x, 0f, y); break;
             case UnaryOp.Silu:
-                TensorPrimitives.Sigmoid(x, y);
-                TensorPrimitives.Multiply(x, y, y);
-                break;
+                {
+                    // A temporary keeps x intact when y aliases x (in-place use).
+                    Span<float> s = stackalloc float[x.Length];
+                    TensorPrimitives.Sigmoid(x, s);
+                    TensorPrimitives.Multiply(x, s, y);
+                    break;
+                }
             case UnaryOp.Gelu:
                 {
-                    // 0.5 x (1 + tanh(c (x + a x^3)))
+                    // 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = c (x + a x^3). The sigmoid form has no cancellation for
+                    // negative x, where 1 + tanh(u) loses every significant digit.
                     Span<float> u = stackalloc float[x.Length];
                     TensorPrimitives.Multiply(x, x, u);                 // x^2
-                    TensorPrimitives.Multiply(u, GeluA, u); TensorPrimitives.Add(u, 1f, u);      // 1 + a x^2
+                    TensorPrimitives.Multiply(u, GeluA, u); TensorPrimitives.Add(u, 1f, u); // 1 + a x^2
                     TensorPrimitives.Multiply(u, x, u);                 // x + a x^3
-                    TensorPrimitives.Multiply(u, GeluC, u);
-                    TensorPrimitives.Tanh(u, u);
-                    TensorPrimitives.Add(u, 1f, u);
+                    TensorPrimitives.Multiply(u, 2f * GeluC, u);        // 2u
+                    TensorPrimitives.Sigmoid(u, u);
                     TensorPrimitives.Multiply(u, x, y);
-                    TensorPrimitives.Multiply(y, 0.5f, y);
                     break;
                 }
             default: throw new ArgumentOutOfRangeException(nameof(op));
@@ -92,9 +95,9 @@ public static class Unary
         UnaryOp.Square => x * x,
         UnaryOp.Tanh => MathF.Tanh(x),
         UnaryOp.Sigmoid => 1f / (1f + MathF.Exp(-x)),
-        UnaryOp.Relu => x > 0 ? x : 0f,
+        UnaryOp.Relu => x > 0 || float.IsNaN(x) ? x : 0f, // NaN propagates, as in the SIMD kernel and PyTorch
         UnaryOp.Silu => x / (1f + MathF.Exp(-x)),
-        UnaryOp.Gelu => 0.5f * x * (1f + MathF.Tanh(GeluC * (x + GeluA * x * x * x))),
+        UnaryOp.Gelu => x / (1f + MathF.Exp(-2f * GeluC * (x + GeluA * x * x * x))), // = 0.5 x (1 + tanh(c (x + a x^3)))
         _ => throw new ArgumentOutOfRangeException(nameof(op)),
     };
 
@@ -104,7 +107,7 @@ public static class Unary
         for (int i = 0; i < src.Length; i++) dst[i] = Apply(op, src[i]);
     }
 
-    /// <summary>dst = g * silu'(x), silu'(x) = s (1 + x (1 - s)) with s = sigmoid(x).</summary>
+    /// <summary>dst = g * silu'(x), silu'(x) = s (1 + x (1 - s)) with s = sigmoid(x). dst must not alias x or g.</summary>
     public static void SiluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> dst)
     {
         ChunkedPar(x, g, dst, static (xc, gc, dc) =>
@@ -118,28 +121,28 @@ public static class Unary
         });
     }
 
-    /// <summary>dst = g * gelu'(x) for the tanh form.</summary>
+    /// <summary>
+    /// dst = g * gelu'(x) for the tanh form, written with s = sigmoid(2u) = 0.5 (1 + tanh u) to avoid cancellation:
+    /// gelu'(x) = s + x s (1 - s) 2c (1 + 3a x^2). dst may alias x but not g.
+    /// </summary>
     public static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> dst)
     {
         ChunkedPar(x, g, dst, static (xc, gc, dc) =>
         {
             int n = xc.Length;
             Span<float> x2 = stackalloc float[n];
-            Span<float> t = stackalloc float[n];
+            Span<float> s = stackalloc float[n];
             TensorPrimitives.Multiply(xc, xc, x2);
-            TensorPrimitives.Multiply(x2, GeluA, t); TensorPrimitives.Add(t, 1f, t);
-            TensorPrimitives.Multiply(t, xc, t);
-            TensorPrimitives.Multiply(t, GeluC, t);
-            TensorPrimitives.Tanh(t, t);                          // t = tanh(u)
-            // d = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2)
-            TensorPrimitives.Multiply(x2, 3f * GeluA, x2); TensorPrimitives.Add(x2, 1f, x2);  // 1 + 3a x^2
+            TensorPrimitives.Multiply(x2, GeluA, s); TensorPrimitives.Add(s, 1f, s); // 1 + a x^2
+            TensorPrimitives.Multiply(s, xc, s);
+            TensorPrimitives.Multiply(s, 2f * GeluC, s);          // 2u
+            TensorPrimitives.Sigmoid(s, s);                       // s = sigmoid(2u)
+            TensorPrimitives.Multiply(x2, 3f * GeluA, x2); TensorPrimitives.Add(x2, 1f, x2); // 1 + 3a x^2
             TensorPrimitives.Multiply(x2, xc, x2);
-            TensorPrimitives.Multiply(x2, 0.5f * GeluC, x2);      // 0.5 c x (1 + 3a x^2)
-            TensorPrimitives.Multiply(t, t, dc);
-            TensorPrimitives.Subtract(1f, dc, dc);                // 1 - t^2
-            TensorPrimitives.Multiply(dc, x2, dc);
-            TensorPrimitives.Multiply(t, 0.5f, t); TensorPrimitives.Add(t, 0.5f, t);       // 0.5 (1 + t)
-            TensorPrimitives.Add(dc, t, dc);
+            TensorPrimitives.Multiply(x2, 2f * GeluC, x2);        // 2c x (1 + 3a x^2)
+            TensorPrimitives.Subtract(1f, s, dc);                 // 1 - s (x is no longer read: dst may alias x)
+            TensorPrimitives.Multiply(dc, s, dc);                 // s (1 - s)
+            TensorPrimitives.MultiplyAdd(dc, x2, s, dc);          // s + s (1 - s) 2c x (1 + 3a x^2)
             TensorPrimitives.Multiply(dc, gc, dc);
         });
     }
@@ -149,6 +152,8 @@ public static class Unary
     internal static void ChunkedPar(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst, ChunkFn fn)
     {
         int n = a.Length;
+        if (b.Length < n || dst.Length < n)
+            throw new ArgumentException($"Unary backward: gradient holds {b.Length} and destination {dst.Length} elements, expected {n}.");
         unsafe
         {
             fixed (float* pa = a, pb = b, pd = dst)

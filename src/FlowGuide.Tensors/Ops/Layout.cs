@@ -41,6 +41,7 @@ public static partial class Ops
     {
         if (x.Rank == 0) return Reshape(x, 1);
         int s = Shape.NormalizeAxis(start, x.Rank, "Flatten"), e = Shape.NormalizeAxis(end, x.Rank, "Flatten");
+        if (s > e) throw new ArgumentException($"Flatten: start axis {start} comes after end axis {end} in {x.Shape}.");
         var d = new List<int>();
         for (int i = 0; i < s; i++) d.Add(x.Shape.Dims[i]);
         d.Add(x.Shape.Prod(s, e + 1));
@@ -60,6 +61,7 @@ public static partial class Ops
     public static Tensor Squeeze(this Tensor x, int? axis = null)
     {
         var d = x.Shape.ToArray().ToList();
+        if (x.Rank == 0) return x;
         if (axis is { } ax)
         {
             int a = Shape.NormalizeAxis(ax, x.Rank, "Squeeze");
@@ -95,6 +97,7 @@ public static partial class Ops
     {
         var p = Enumerable.Range(0, x.Rank).ToArray();
         int i = Shape.NormalizeAxis(a, x.Rank, "Transpose"), j = Shape.NormalizeAxis(b, x.Rank, "Transpose");
+        if (x.Rank == 0) return x;
         (p[i], p[j]) = (p[j], p[i]);
         return Permute(x, p);
     }
@@ -109,6 +112,8 @@ public static partial class Ops
         {
             int src = i >= lead ? x.Shape.Dims[i - lead] : 1;
             if (dims[i] == -1) dims[i] = src;
+            if (dims[i] < 0 || (i < lead && shape[i] == -1))
+                throw new ArgumentException($"Expand: invalid size {shape[i]} at axis {i} of [{string.Join(", ", shape)}] for {x.Shape} (sizes are non-negative; -1 keeps an existing axis).");
             if (src != 1 && src != dims[i])
                 throw new ArgumentException($"Expand: cannot expand {x.Shape} to [{string.Join(", ", shape)}] (axis {i}: {src} vs {dims[i]}).");
         }
@@ -258,7 +263,7 @@ public static partial class Ops
         return Split(x, Math.Max(1, (n + chunks - 1) / chunks), axis);
     }
 
-    /// <summary>Reverses the order of elements along each of <paramref name="axes"/>.</summary>
+    /// <summary>Reverses the order of elements along each of <paramref name="axes"/>; no axes means every axis.</summary>
     public static Tensor Flip(this Tensor x, params int[] axes)
     {
         var ax = NormalizeAxes(axes, x.Rank, "Flip");

@@ -10,7 +10,8 @@ public static partial class Ops
         if (axes is null || axes.Length == 0) return Enumerable.Range(0, rank).ToArray();
         var r = axes.Select(a => Shape.NormalizeAxis(a, rank, op)).Distinct().OrderBy(a => a).ToArray();
         if (r.Length != axes.Length) throw new ArgumentException($"{op}: repeated axis in [{string.Join(", ", axes)}].");
-        return r;
+        // A rank-0 tensor accepts axis 0 (as PyTorch does) and has nothing to reduce over.
+        return rank == 0 ? System.Array.Empty<int>() : r;
     }
 
     private static Shape DropAxes(Shape kept, int[] axes)
@@ -22,11 +23,13 @@ public static partial class Ops
 
     private static Tensor ReduceForward(ReduceOp op, Tensor x, int[] axes, bool keepDim, out Shape kept)
     {
-        var data = Reduce.Apply(op, x.Span, x.Shape, axes, out kept);
-        return Tensor.FromArray(data, (keepDim ? kept : DropAxes(kept, axes)).ToArray());
+        kept = Reduce.KeptShape(x.Shape, axes);
+        var o = Tensor.Empty(keepDim ? kept : DropAxes(kept, axes));
+        Reduce.Apply(op, x.Span, x.Shape, axes, o.Span);
+        return o;
     }
 
-    /// <summary>Sum over <paramref name="axes"/> (all when null).</summary>
+    /// <summary>Sum over <paramref name="axes"/> (all when null); an empty axis sums to 0.</summary>
     public static Tensor Sum(this Tensor x, int[]? axes = null, bool keepDim = false)
     {
         var ax = NormalizeAxes(axes, x.Rank, "Sum");
@@ -60,16 +63,21 @@ public static partial class Ops
 
     public static Tensor Var(this Tensor x, int axis, bool unbiased = false, bool keepDim = false) => Var(x, new[] { axis }, unbiased, keepDim);
 
-    /// <summary>Maximum over <paramref name="axes"/>; ties share the gradient equally.</summary>
+    /// <summary>
+    /// Maximum over <paramref name="axes"/>; ties share the gradient equally. A slice holding NaN gives NaN (and a NaN
+    /// gradient for that slice); an empty reduced axis throws.
+    /// </summary>
     public static Tensor Max(this Tensor x, int[]? axes = null, bool keepDim = false) => Extreme(ReduceOp.Max, x, axes, keepDim);
 
-    /// <summary>Minimum over <paramref name="axes"/>; ties share the gradient equally.</summary>
+    /// <summary>Minimum over <paramref name="axes"/>; ties share the gradient equally. NaN and empty axes as for <see cref="Max"/>.</summary>
     public static Tensor Min(this Tensor x, int[]? axes = null, bool keepDim = false) => Extreme(ReduceOp.Min, x, axes, keepDim);
 
     private static Tensor Extreme(ReduceOp op, Tensor x, int[]? axes, bool keepDim)
     {
         var ax = NormalizeAxes(axes, x.Rank, op.ToString());
-        if (x.Numel == 0) throw new ArgumentException($"{op}: cannot reduce an empty tensor of shape {x.Shape}.");
+        foreach (var a in ax)
+            if (x.Shape.Dims[a] == 0)
+                throw new ArgumentException($"{op}: cannot reduce over axis {a} of size 0 in {x.Shape} (a maximum or minimum of nothing is undefined).");
         var o = ReduceForward(op, x, ax, keepDim, out var kept);
         return Autograd.Record(o, op.ToString(), (g, _) =>
         {
@@ -80,10 +88,10 @@ public static partial class Ops
         }, x);
     }
 
-    /// <summary>Maximum along one axis with the index of the first maximum (PyTorch's max(dim)).</summary>
+    /// <summary>Maximum along one axis with the index of the first maximum (PyTorch's max(dim)); a NaN counts as the maximum.</summary>
     public static (Tensor Values, int[] Indices) MaxWithIndices(this Tensor x, int axis, bool keepDim = false) => ArgReduce(x, axis, keepDim, true);
 
-    /// <summary>Minimum along one axis with the index of the first minimum.</summary>
+    /// <summary>Minimum along one axis with the index of the first minimum; a NaN counts as the minimum.</summary>
     public static (Tensor Values, int[] Indices) MinWithIndices(this Tensor x, int axis, bool keepDim = false) => ArgReduce(x, axis, keepDim, false);
 
     /// <summary>Index of the first maximum along <paramref name="axis"/>, one per remaining position (row-major).</summary>
@@ -93,6 +101,11 @@ public static partial class Ops
     {
         string op = max ? "MaxWithIndices" : "MinWithIndices";
         int ax = Shape.NormalizeAxis(axis, x.Rank, op);
+        if (x.Rank == 0)
+        {
+            var (v, i) = ArgReduce(Reshape(x, 1), 0, keepDim: false, max);
+            return (v, i);
+        }
         int red = x.Shape.Dims[ax];
         if (red == 0) throw new ArgumentException($"{op}: axis {axis} of shape {x.Shape} is empty.");
         int outer = x.Shape.Prod(0, ax), inner = x.Shape.Prod(ax + 1, x.Rank);

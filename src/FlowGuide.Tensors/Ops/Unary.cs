@@ -80,9 +80,11 @@ public static partial class Ops
     public static Tensor Clamp(this Tensor a, float min = float.NegativeInfinity, float max = float.PositiveInfinity)
     {
         if (min > max) throw new ArgumentException($"Clamp: min {min} is greater than max {max}.");
+        if (float.IsNaN(min) || float.IsNaN(max)) throw new ArgumentException($"Clamp: bounds must not be NaN, got [{min}, {max}].");
         var o = Tensor.Empty(a.Shape);
-        var s = a.Span; var d = o.Span;
-        for (int i = 0; i < d.Length; i++) d[i] = s[i] < min ? min : s[i] > max ? max : s[i];
+        // Max then Min (SIMD); NaN inputs stay NaN.
+        System.Numerics.Tensors.TensorPrimitives.Max(a.Span, min, o.Span);
+        System.Numerics.Tensors.TensorPrimitives.Min(o.Span, max, o.Span);
         return Autograd.Record(o, "Clamp", (g, _) =>
         {
             var m = Tensor.Empty(a.Shape);

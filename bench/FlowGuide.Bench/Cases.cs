@@ -20,7 +20,26 @@ public static class Cases
 
     public static IEnumerable<BenchResult> Attention() => Array.Empty<BenchResult>();
 
-    public static IEnumerable<BenchResult> Conv3d() => Array.Empty<BenchResult>();
+    public static IEnumerable<BenchResult> Conv3d()
+    {
+        var rng = new Rng(0);
+        var x = Tensor.Randn(rng, 1, 32, 8, 32, 32); x.RequiresGrad = true;
+        var w = Tensor.Randn(rng, 32, 32, 3, 3, 3); w.RequiresGrad = true;
+        var b = Tensor.Randn(rng, 32); b.RequiresGrad = true;
+        var g = Tensor.Randn(rng, 1, 32, 8, 32, 32);
+        yield return Harness.Measure("conv3d 3x3x3 fwd [1,32,8,32,32]", "flowguide", () =>
+        {
+            using var _ = GradMode.NoGrad();
+            using var scope = new TensorScope();
+            Ops.Conv3d(x, w, b, padding: 1);
+        });
+        yield return Harness.Measure("conv3d 3x3x3 fwd+bwd [1,32,8,32,32]", "flowguide", () =>
+        {
+            using var scope = new TensorScope();
+            x.Grad = w.Grad = b.Grad = null;
+            Ops.Conv3d(x, w, b, padding: 1).Backward(g);
+        });
+    }
 
     public static IEnumerable<BenchResult> Block() => Array.Empty<BenchResult>();
 

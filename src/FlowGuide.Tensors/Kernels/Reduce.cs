@@ -117,7 +117,7 @@ public static class Reduce
             }
             // Tasks are (outer index, block of inner columns): when outer is small (a sum over the leading axis) the
             // columns are what gets split across threads.
-            int block = inner, threads = Environment.ProcessorCount;
+            int block = inner, threads = Parallelism.NumThreads;
             if (outer < threads && (long)red * inner >= 2L * MinWorkPerThread)
             {
                 int perRow = (threads + outer - 1) / outer;

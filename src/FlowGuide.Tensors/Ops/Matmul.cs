@@ -40,7 +40,11 @@ public static partial class Ops
         int nb = batch.Numel;
         int sizeA = m * k, sizeB = k * n;
 
-        if (batchB.Numel == 1 && !ta)
+        if (k == 0 || o.Numel == 0)
+        {
+            o.Span.Clear(); // an empty inner dimension sums nothing
+        }
+        else if (batchB.Numel == 1 && !ta)
         {
             // [.., m, k] @ [k, n]: fold A's batch into rows, one big GEMM.
             Gemm.Sgemm(false, tb, nb * m, n, k, 1f, a.Span, k, b.Span, tb ? k : n, 0f, o.Span, n);

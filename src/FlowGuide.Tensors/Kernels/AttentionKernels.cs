@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace FlowGuide.Tensors.Kernels;
 
@@ -61,6 +62,7 @@ public static unsafe class AttentionKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardBlock(float* q, float* kt, float* v, float* o, float* lse, float* sc, float* acc, float* mrow, float* lrow,
         int mq, int lk, int d, int dv, int bk, float scale)
     {
@@ -180,6 +182,7 @@ public static unsafe class AttentionKernels
     }
 
     /// <summary>One key block against every query block of one head (pointers are already offset to the head / key block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardBlock(float* q, float* kt, float* kBlock, float* vt, float* dO, float* lse, float* delta,
         float* dq, float* dk, float* dv, float* p, float* ds, int lq, int lk, int nk, int d, int dvDim, int bq, float scale)
     {

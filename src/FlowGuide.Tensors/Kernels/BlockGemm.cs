@@ -17,6 +17,7 @@ internal static unsafe class BlockGemm
     /// C[i, j] = (accumulate ? C[i, j] : 0) + alpha * sum_p a(i, p) B[p, j] for i &lt; m, j &lt; n, p &lt; k, where
     /// a(i, p) = A[p * lda + i] when <paramref name="transA"/> and A[i * lda + p] otherwise.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(float* a, int lda, bool transA, float* b, int ldb, float* c, int ldc, int m, int n, int k, float alpha, bool accumulate)
     {
         long rowStep = transA ? 1 : lda, colStep = transA ? lda : 1;

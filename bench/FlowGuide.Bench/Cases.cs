@@ -18,7 +18,25 @@ public static class Cases
         }
     }
 
-    public static IEnumerable<BenchResult> Attention() => Array.Empty<BenchResult>();
+    public static IEnumerable<BenchResult> Attention()
+    {
+        var rng = new Rng(0);
+        Tensor Leaf() { var t = Tensor.Randn(rng, 1, 4, 1280, 64); t.RequiresGrad = true; return t; }
+        var (q, k, v) = (Leaf(), Leaf(), Leaf());
+        var g = Tensor.Randn(rng, 1, 4, 1280, 64);
+        yield return Harness.Measure("attention fwd B1 H4 L1280 D64", "flowguide", () =>
+        {
+            using var _ = GradMode.NoGrad();
+            using var scope = new TensorScope();
+            Ops.ScaledDotProductAttention(q, k, v);
+        });
+        yield return Harness.Measure("attention fwd+bwd B1 H4 L1280 D64", "flowguide", () =>
+        {
+            using var scope = new TensorScope();
+            q.Grad = k.Grad = v.Grad = null;
+            Ops.ScaledDotProductAttention(q, k, v).Backward(g);
+        });
+    }
 
     public static IEnumerable<BenchResult> Conv3d()
     {
@@ -41,9 +59,55 @@ public static class Cases
         });
     }
 
-    public static IEnumerable<BenchResult> Block() => Array.Empty<BenchResult>();
+    public static IEnumerable<BenchResult> Block()
+    {
+        var rng = new Rng(0);
+        var block = new BenchBlock(rng);
+        var x = Tensor.Randn(rng, 1, 1280, 256); x.RequiresGrad = true;
+        var g = Tensor.Randn(rng, 1, 1280, 256);
+        yield return Harness.Measure("block fwd W256 H4 FFN1024 L1280", "flowguide", () =>
+        {
+            using var _ = GradMode.NoGrad();
+            using var scope = new TensorScope();
+            block.Forward(x);
+        });
+        yield return Harness.Measure("block fwd+bwd W256 H4 FFN1024 L1280", "flowguide", () =>
+        {
+            using var scope = new TensorScope();
+            foreach (var p in block.Parameters) p.Grad = null;
+            x.Grad = null;
+            block.Forward(x).Backward(g);
+        });
+    }
 
-    public static IEnumerable<BenchResult> Memory() => Array.Empty<BenchResult>();
+    /// <summary>Peak live tensor bytes of a no-grad forward through N blocks (one scope per block), for growing N.</summary>
+    public static IEnumerable<BenchResult> Memory()
+    {
+        var rng = new Rng(0);
+        var input = Tensor.Randn(rng, 1, 1280, 256);
+        foreach (var n in new[] { 1, 4, 16 })
+        {
+            var blocks = Enumerable.Range(0, n).Select(_ => new BenchBlock(rng)).ToArray();
+            GC.Collect(); GC.WaitForPendingFinalizers();
+            BufferPool.ResetPeak();
+            long start = BufferPool.LiveBytes;
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            using (GradMode.NoGrad())
+            {
+                var x = input;
+                foreach (var b in blocks)
+                {
+                    using var scope = new TensorScope();
+                    var y = scope.Keep(b.Forward(x));
+                    if (x != input) x.Dispose();
+                    x = y;
+                }
+            }
+            double ms = sw.Elapsed.TotalMilliseconds;
+            yield return new BenchResult($"no-grad forward, {n} blocks", "flowguide", ms, ms, 1, null, BufferPool.PeakLiveBytes - start,
+                "(peak live tensor bytes above the weights and input)");
+        }
+    }
 
     internal static float[] Rand(int seed, int rows, int cols)
     {

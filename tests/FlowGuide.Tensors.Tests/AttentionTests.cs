@@ -133,6 +133,38 @@ public class AttentionTests
     }
 
     [Fact]
+    public unsafe void FastExpMatchesScalarTwinAndMathF()
+    {
+        var xs = new List<float> { 0f, -0f, 1f, -1f, 0.5f, -87f, -87.2f, -87.4f, -100f, 87.9f, 88f, 100f, float.NegativeInfinity, float.NaN, 1e-8f, -1e-8f };
+        var rng = new Random(5);
+        for (int i = 0; i < 2000; i++) xs.Add((float)(rng.NextDouble() * 170 - 86));
+        for (int len = 0; len < 40; len++) xs.Add(-len * 0.37f);  // odd total length: exercises the scalar tail
+        var a = xs.ToArray();
+        var fast = (float[])a.Clone();
+        fixed (float* p = fast) FastExp.ExpShift(p, fast.Length, 0f);
+        for (int i = 0; i < a.Length; i++)
+        {
+            float twin = FastExp.ExpScalar(a[i]);
+            if (float.IsNaN(a[i])) { Assert.True(float.IsNaN(fast[i]) && float.IsNaN(twin), $"NaN at {i}"); continue; }
+            Assert.True(Math.Abs(fast[i] - twin) <= 1e-7f * Math.Abs(twin), $"x={a[i]}: vector {fast[i]}, scalar {twin}");
+            float reference = a[i] < -87.3f ? 0f : MathF.Exp(Math.Min(a[i], 88f));
+            Assert.True(Math.Abs(twin - reference) <= 3e-7f * Math.Abs(reference), $"x={a[i]}: {twin}, MathF.Exp {reference}");
+        }
+        // The fused sum equals the sum of the stored values; ShiftMul computes p * (row - shift).
+        var row = Randn(6, 53).ToArray();
+        var copy = (float[])row.Clone();
+        float sum;
+        fixed (float* p = row) sum = FastExp.ExpShiftSum(p, row.Length, 0.25f);
+        AssertClose(copy.Select(v => MathF.Exp(v - 0.25f)).ToArray(), row, 3e-7f, 0f, "ExpShiftSum values");
+        Assert.Equal(row.Sum(), sum, 4);
+        var pr = Randn(7, 37).ToArray();
+        var ds = Randn(8, 37).ToArray();
+        var expected = ds.Select((v, i) => pr[i] * (v - 0.5f)).ToArray();
+        fixed (float* pd = ds, pp = pr) FastExp.ShiftMul(pd, pp, ds.Length, 0.5f);
+        AssertClose(expected, ds, 1e-6f, 1e-7f, "ShiftMul");
+    }
+
+    [Fact]
     public void BadShapesThrowNamingTheOp()
     {
         var q = Randn(1, 1, 2, 4, 8);

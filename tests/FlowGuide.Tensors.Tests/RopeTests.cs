@@ -72,6 +72,27 @@ public class RopeTests
         AssertClose(y, Ops.Permute(yl, 0, 2, 1, 3), 1e-6f, 1e-6f, "[B, L, H, D]");
     }
 
+    [Theory]
+    [InlineData(1, 1, 1, 2)]
+    [InlineData(2, 3, 1, 6)]
+    [InlineData(1, 17, 3, 34)]
+    [InlineData(2, 5, 2, 64)]
+    [InlineData(1, 7, 1, 510)]
+    public void KernelMatchesScalarTwin(int outer, int tokens, int inner, int dim)
+    {
+        var x = Randn(outer + dim, outer * tokens * inner * dim).ToArray();
+        var cos = Randn(2, tokens * dim / 2).ToArray();
+        var sin = Randn(3, tokens * dim / 2).ToArray();
+        foreach (bool inverse in new[] { false, true })
+        {
+            var fast = new float[x.Length];
+            var slow = new float[x.Length];
+            Kernels.RopeKernels.Apply(x, cos, sin, fast, outer, tokens, inner, dim, inverse);
+            Kernels.RopeKernels.ApplyScalar(x, cos, sin, slow, outer, tokens, inner, dim, inverse);
+            AssertClose(slow, fast, 1e-6f, 1e-6f, $"inverse={inverse}");
+        }
+    }
+
     [Fact]
     public void RotationPreservesEachPairNorm()
     {

@@ -8,7 +8,8 @@ namespace FlowGuide.Tensors.Kernels;
 /// <see cref="BlockQ"/> x <see cref="BlockK"/> tile of scores per thread, forward and backward.
 /// Layout: q [batch, lq, d], k [batch, lk, d], v [batch, lk, dv], o [batch, lq, dv], batch = B * heads, all contiguous;
 /// lse [batch * lq] is the per-row log-sum-exp of the scaled scores that the backward pass recomputes P from.
-/// K (and V in backward) are transposed once per call so every tile product is a row-major <see cref="BlockGemm"/>.
+/// K (and V in backward) are transposed once per call into contiguous [d, BlockK] panels, one per key block, so every
+/// tile product is a row-major <see cref="BlockGemm"/> streaming through contiguous memory.
 /// Forward: threads take (head, query block) items; an online softmax (running max and sum, rescaled accumulator)
 /// walks the key blocks. Backward (FlashAttention-2): threads own (head, key range) items, so dK and dV are written
 /// without sharing; dQ is accumulated per key range and the ranges (at most the thread count) are summed at the end.
@@ -20,7 +21,7 @@ public static unsafe class AttentionKernels
     public static int BlockQ { get; set; } = 64;
 
     /// <summary>Key rows per tile.</summary>
-    public static int BlockK { get; set; } = 64;
+    public static int BlockK { get; set; } = 128;
 
     /// <summary>o = softmax(scale * q k^T) v per batch entry; fills lse when it is not empty.</summary>
     public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> o, Span<float> lse,
@@ -31,13 +32,14 @@ public static unsafe class AttentionKernels
         if ((long)batch * lq * dv == 0) return;
         int bq = BlockQ, bk = BlockK;
         bool saveLse = lse.Length > 0;
-        var kt = BufferPool.Rent(batch * d * lk, false);
+        int nkb = (lk + bk - 1) / bk;
+        var kt = BufferPool.Rent(batch * nkb * d * bk, false);
         try
         {
             fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse, pkt = kt)
             {
                 float* qp = pq, vp = pv, op = po, lp = pl, ktp = pkt;
-                Transpose(pk, pkt, batch, lk, d);
+                PackTransposed(pk, pkt, batch, lk, d, bk);
                 int nqb = (lq + bq - 1) / bq;
                 Parallelism.For(batch * nqb, 1, (s, e) =>
                 {
@@ -48,7 +50,7 @@ public static unsafe class AttentionKernels
                         for (int item = s; item < e; item++)
                         {
                             int bh = item / nqb, q0 = item % nqb * bq, mq = Math.Min(bq, lq - q0);
-                            ForwardBlock(qp + ((long)bh * lq + q0) * d, ktp + (long)bh * d * lk, vp + (long)bh * lk * dv,
+                            ForwardBlock(qp + ((long)bh * lq + q0) * d, ktp + (long)bh * nkb * d * bk, vp + (long)bh * lk * dv,
                                 op + ((long)bh * lq + q0) * dv, saveLse ? lp + (long)bh * lq + q0 : null,
                                 sc, acc, mrow, lrow, mq, lk, d, dv, bk, scale);
                         }
@@ -69,15 +71,12 @@ public static unsafe class AttentionKernels
         for (int k0 = 0; k0 < lk; k0 += bk)
         {
             int nk = Math.Min(bk, lk - k0);
-            BlockGemm.Run(q, d, false, kt + k0, lk, sc, nk, mq, nk, d, scale, false);
+            BlockGemm.Run(q, d, false, kt + (long)k0 * d, bk, sc, nk, mq, nk, d, scale, false);
             for (int r = 0; r < mq; r++)
             {
-                var row = new Span<float>(sc + r * nk, nk);
-                float mNew = TensorPrimitives.Max(row);
+                float mNew = TensorPrimitives.Max(new ReadOnlySpan<float>(sc + r * nk, nk));
                 if (k0 > 0) mNew = Math.Max(mNew, mrow[r]);
-                TensorPrimitives.Subtract(row, mNew, row);
-                TensorPrimitives.Exp(row, row);
-                float sum = TensorPrimitives.Sum(row);
+                float sum = FastExp.ExpShiftSum(sc + r * nk, nk, mNew);
                 if (k0 == 0) lrow[r] = sum;
                 else
                 {
@@ -119,11 +118,12 @@ public static unsafe class AttentionKernels
 
         int bq = BlockQ, bk = BlockK, threads = Math.Max(1, Parallelism.NumThreads);
         int nkb = (lk + bk - 1) / bk;
+        long panels = (long)batch * nkb * bk;
         // Key ranges per head: enough (head, range) items to give every thread the same number.
         int ranges = Math.Min(nkb, threads / Gcd(batch, threads));
         if (!wantQ) ranges = Math.Min(nkb, Math.Max(1, (threads + batch - 1) / batch));
-        var kt = BufferPool.Rent(batch * d * lk, false);
-        var vt = wantS ? BufferPool.Rent(batch * dv * lk, false) : Array.Empty<float>();
+        var kt = BufferPool.Rent((int)(panels * d), false);
+        var vt = wantS ? BufferPool.Rent((int)(panels * dv), false) : Array.Empty<float>();
         var delta = BufferPool.Rent((int)nq, false);
         var dqPart = wantQ && ranges > 1 ? BufferPool.Rent((int)((ranges - 1) * nq * d), true) : Array.Empty<float>();
         try
@@ -132,8 +132,8 @@ public static unsafe class AttentionKernels
                    pkt = kt, pvt = vt, pdelta = delta, ppart = dqPart)
             {
                 float* qp = pq, kp = pk, lp = pl, gp = pg, dqp = pdq, dkp = pdk, dvp = pdv, ktp = pkt, vtp = pvt, dp = pdelta, partp = ppart, op = po;
-                Transpose(pk, pkt, batch, lk, d);
-                if (wantS) Transpose(pv, pvt, batch, lk, dv);
+                PackTransposed(pk, pkt, batch, lk, d, bk);
+                if (wantS) PackTransposed(pv, pvt, batch, lk, dv, bk);
                 // D_i = rowsum(dO_i * O_i): the softmax backward's per-row constant.
                 Parallelism.For((int)nq, 256, (s, e) =>
                 {
@@ -153,10 +153,10 @@ public static unsafe class AttentionKernels
                             for (int kb = kb0; kb < kb1; kb++)
                             {
                                 int k0 = kb * bk, nk = Math.Min(bk, lk - k0);
-                                BackwardBlock(qp + (long)bh * lq * d, ktp + (long)bh * d * lk + k0, kp + ((long)bh * lk + k0) * d,
-                                    vtp + (long)bh * dv * lk + k0, gp + (long)bh * lq * dv, lp + (long)bh * lq, dp + (long)bh * lq,
+                                BackwardBlock(qp + (long)bh * lq * d, ktp + ((long)bh * nkb + kb) * d * bk, kp + ((long)bh * lk + k0) * d,
+                                    vtp + ((long)bh * nkb + kb) * dv * bk, gp + (long)bh * lq * dv, lp + (long)bh * lq, dp + (long)bh * lq,
                                     dqTarget, wantK ? dkp + ((long)bh * lk + k0) * d : null, wantV ? dvp + ((long)bh * lk + k0) * dv : null,
-                                    sp, sp + bq * bk, lq, lk, nk, d, dv, bq, scale);
+                                    sp, sp + bq * bk, lq, bk, nk, d, dv, bq, scale);
                             }
                         }
                     }
@@ -184,7 +184,7 @@ public static unsafe class AttentionKernels
     /// <summary>One key block against every query block of one head (pointers are already offset to the head / key block).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardBlock(float* q, float* kt, float* kBlock, float* vt, float* dO, float* lse, float* delta,
-        float* dq, float* dk, float* dv, float* p, float* ds, int lq, int lk, int nk, int d, int dvDim, int bq, float scale)
+        float* dq, float* dk, float* dv, float* p, float* ds, int lq, int ldt, int nk, int d, int dvDim, int bq, float scale)
     {
         bool wantS = dq != null || dk != null;
         for (int q0 = 0; q0 < lq; q0 += bq)
@@ -192,44 +192,36 @@ public static unsafe class AttentionKernels
             int mq = Math.Min(bq, lq - q0);
             float* qb = q + (long)q0 * d, gb = dO + (long)q0 * dvDim;
             // P = exp(scale * Q K^T - lse)
-            BlockGemm.Run(qb, d, false, kt, lk, p, nk, mq, nk, d, scale, false);
-            for (int r = 0; r < mq; r++)
-            {
-                var row = new Span<float>(p + r * nk, nk);
-                TensorPrimitives.Subtract(row, lse[q0 + r], row);
-                TensorPrimitives.Exp(row, row);
-            }
+            BlockGemm.Run(qb, d, false, kt, ldt, p, nk, mq, nk, d, scale, false);
+            for (int r = 0; r < mq; r++) FastExp.ExpShift(p + r * nk, nk, lse[q0 + r]);
             // dV += P^T dO
             if (dv != null) BlockGemm.Run(p, nk, true, gb, dvDim, dv, dvDim, nk, dvDim, mq, 1f, q0 > 0);
             if (!wantS) continue;
             // dS = P * (dO V^T - D)
-            BlockGemm.Run(gb, dvDim, false, vt, lk, ds, nk, mq, nk, dvDim, 1f, false);
-            for (int r = 0; r < mq; r++)
-            {
-                var row = new Span<float>(ds + r * nk, nk);
-                TensorPrimitives.Subtract(row, delta[q0 + r], row);
-                TensorPrimitives.Multiply(row, new ReadOnlySpan<float>(p + r * nk, nk), row);
-            }
+            BlockGemm.Run(gb, dvDim, false, vt, ldt, ds, nk, mq, nk, dvDim, 1f, false);
+            for (int r = 0; r < mq; r++) FastExp.ShiftMul(ds + r * nk, p + r * nk, nk, delta[q0 + r]);
             // dQ += scale dS K;  dK += scale dS^T Q
             if (dq != null) BlockGemm.Run(ds, nk, false, kBlock, d, dq + (long)q0 * d, d, mq, d, nk, scale, true);
             if (dk != null) BlockGemm.Run(ds, nk, true, qb, d, dk, d, nk, d, mq, scale, q0 > 0);
         }
     }
 
-    /// <summary>dst[b, j, i] = src[b, i, j] for [batch, rows, cols] blocks, split over threads by (batch, row chunk).</summary>
-    private static void Transpose(float* src, float* dst, int batch, int rows, int cols)
+    /// <summary>
+    /// Transposes each [rows, cols] batch entry into panels of <paramref name="block"/> rows: panel kb of entry b holds
+    /// dst[((b * blocks + kb) * cols + c) * block + j] = src[b, kb * block + j, c] (the last panel is partly filled).
+    /// </summary>
+    private static void PackTransposed(float* src, float* dst, int batch, int rows, int cols, int block)
     {
-        const int chunk = 64;
-        int chunks = (rows + chunk - 1) / chunk;
-        Parallelism.For(batch * chunks, 4, (s, e) =>
+        int blocks = (rows + block - 1) / block;
+        Parallelism.For(batch * blocks, 4, (s, e) =>
         {
             for (int item = s; item < e; item++)
             {
-                int b = item / chunks, r0 = item % chunks * chunk, r1 = Math.Min(rows, r0 + chunk);
-                float* sb = src + (long)b * rows * cols, db = dst + (long)b * rows * cols;
-                for (int c = 0; c < cols; c++)
-                    for (int r = r0; r < r1; r++)
-                        db[(long)c * rows + r] = sb[(long)r * cols + c];
+                int b = item / blocks, r0 = item % blocks * block, n = Math.Min(block, rows - r0);
+                float* sb = src + ((long)b * rows + r0) * cols, db = dst + (long)item * cols * block;
+                for (int j = 0; j < n; j++)
+                    for (int c = 0; c < cols; c++)
+                        db[(long)c * block + j] = sb[(long)j * cols + c];
             }
         });
     }

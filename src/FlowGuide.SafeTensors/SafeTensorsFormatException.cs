@@ -6,10 +6,9 @@ namespace FlowGuide.SafeTensors;
 /// duplicate names, or an inconsistent sharded index. The message names the file and the problem.
 /// </summary>
 /// <remarks>
-/// Derives from <see cref="InvalidDataException"/>, so callers that already catch that for corrupt files keep working.
-/// I/O failures (a missing file, a permission error) surface as the usual <see cref="IOException"/> subclasses instead.
+/// Derives from <see cref="FormatException"/> (<see cref="InvalidDataException"/> is sealed). I/O failures (a missing file, a permission error) surface as the usual <see cref="IOException"/> subclasses instead.
 /// </remarks>
-public sealed class SafeTensorsFormatException : InvalidDataException
+public sealed class SafeTensorsFormatException : FormatException
 {
     public SafeTensorsFormatException(string path, string problem, Exception? inner = null)
         : base($"SafeTensors: '{path}': {problem}", inner)

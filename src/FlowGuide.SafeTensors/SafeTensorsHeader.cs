@@ -70,8 +70,6 @@ internal static class SafeTensorsHeader
                 ReadMetadata(ref reader, metadata, path);
                 continue;
             }
-            if (name.Length == 0)
-                throw Fail(path, "a tensor has an empty name.");
             tensors.Add(ReadEntry(ref reader, name, dataStart, path));
         }
         // Anything after the root object other than whitespace makes Read throw a JsonException.

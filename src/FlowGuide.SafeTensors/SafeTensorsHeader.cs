@@ -32,6 +32,8 @@ internal static class SafeTensorsHeader
     {
         if (!Utf8.IsValid(json))
             throw Fail(path, "the header is not valid UTF-8.");
+        if (json.Trim(" \t\r\n"u8).IsEmpty)
+            throw Fail(path, "the header is empty.");
         try
         {
             return ParseJson(json, dataStart, dataLength, path);

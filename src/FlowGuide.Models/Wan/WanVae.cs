@@ -102,8 +102,8 @@ public sealed partial class WanVae : Module
     /// </summary>
     private IEnumerable<Tensor> RunChunks(Tensor input, int count, Func<Tensor, WanVaeCache, int, Tensor> chunk)
     {
-        var cache = new WanVaeCache();
         bool recording = GradMode.IsEnabled && (input.RequiresGrad || Parameters().Any(p => p.RequiresGrad));
+        var cache = new WanVaeCache(ownsTensors: !recording);
         for (int i = 0; i < count; i++)
         {
             cache.BeginChunk();
@@ -117,6 +117,7 @@ public sealed partial class WanVae : Module
             }
             yield return y;
         }
+        cache.Clear();
     }
 
     private void CheckVideo(Tensor video)

@@ -9,11 +9,18 @@ namespace FlowGuide.Models.Wan;
 /// causal time padding is the real history instead of zeros and a chunked run equals a whole-sequence causal run.
 /// Slot tensors are ordinary graph tensors, so gradients flow back through the cache into earlier chunks.
 /// </summary>
-internal sealed class WanVaeCache
+/// <remarks>
+/// With <see cref="OwnsTensors"/> (inference: no graph is recorded) every stored tensor is a private copy that is disposed
+/// as soon as its slot is overwritten, so stale history goes back to the buffer pool at once instead of waiting for the GC.
+/// </remarks>
+internal sealed class WanVaeCache(bool ownsTensors)
 {
     private readonly List<Tensor?> _frames = new();
     private readonly List<bool> _seen = new();
     private int _next;
+
+    /// <summary>True when the cache copies what it stores and disposes what it drops (never while recording a graph).</summary>
+    public bool OwnsTensors { get; } = ownsTensors;
 
     /// <summary>Starts a chunk: slots are visited again from the first.</summary>
     public void BeginChunk() => _next = 0;
@@ -32,8 +39,21 @@ internal sealed class WanVaeCache
 
     public void Set(int slot, Tensor? frames)
     {
+        if (OwnsTensors)
+        {
+            _frames[slot]?.Dispose();
+            frames = frames?.Clone();
+        }
         _frames[slot] = frames;
         _seen[slot] = true;
+    }
+
+    /// <summary>Disposes the owned history (after the last chunk).</summary>
+    public void Clear()
+    {
+        if (OwnsTensors) foreach (var t in _frames) t?.Dispose();
+        _frames.Clear();
+        _seen.Clear();
     }
 
     /// <summary>Every tensor held by the cache (to keep alive past a per-chunk memory scope).</summary>

@@ -76,6 +76,19 @@ public sealed class WanVaeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void BatchItemsAreIndependent()
+    {
+        var vae = new WanVae(WanVaeConfig.Tiny, new Rng(12));
+        var video = Tensor.Randn(new Rng(13), 2, 3, 3, 8, 8);
+        using var _ = GradMode.NoGrad();
+        var both = vae.Encode(video);
+        var second = vae.Encode(video.Narrow(0, 1, 1));
+        AssertParity("batch item 1 vs alone", both.Narrow(0, 1, 1), second, 1e-6);
+        var dec = vae.Decode(both, clamp: false);
+        AssertParity("batch decode item 1 vs alone", dec.Narrow(0, 1, 1), vae.Decode(second, clamp: false), 1e-6);
+    }
+
+    [Fact]
     public void EncoderAttentionScalesChunkLikeWholeRuns()
     {
         var config = WanVaeConfig.Tiny with { AttnScales = new[] { 1.0, 0.5 } };

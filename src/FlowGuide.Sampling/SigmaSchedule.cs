@@ -115,5 +115,17 @@ public sealed record SigmaSchedule
         return step;
     }
 
+    /// <summary>Value equality over the sigma table and shift (the generated record equality would compare array references).</summary>
+    public bool Equals(SigmaSchedule? other) =>
+        other is not null && Shift.Equals(other.Shift) && Sigmas.AsSpan().SequenceEqual(other.Sigmas.AsSpan());
+
+    public override int GetHashCode()
+    {
+        var h = new HashCode();
+        h.Add(Shift);
+        foreach (var s in Sigmas) h.Add(s);
+        return h.ToHashCode();
+    }
+
     public override string ToString() => $"SigmaSchedule(steps {Steps}, shift {Shift}, sigma {Sigmas[0]:G6} -> 0)";
 }

@@ -78,6 +78,8 @@ public class ScheduleTests
         Assert.Equal(0.0, s.NextSigma(2));
         Assert.Equal(900.0, s.Timesteps[0], 1e-12);
         Assert.Throws<ArgumentOutOfRangeException>(() => s.Sigma(3));
+        Assert.Equal(SigmaSchedule.Create(20, 5), SigmaSchedule.Create(20, 5));
+        Assert.NotEqual(SigmaSchedule.Create(20, 5), SigmaSchedule.Create(20, 3));
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public static class Ffmpeg
     /// <summary>True when both ffmpeg and ffprobe can be found.</summary>
     public static bool IsAvailable => FfmpegPath.Value is not null && FfprobePath.Value is not null;
 
-    private static string? Locate(string exe, string envVar)
+    internal static string? Locate(string exe, string envVar)
     {
         string? env = Environment.GetEnvironmentVariable(envVar);
         if (!string.IsNullOrEmpty(env)) return File.Exists(env) ? env : null;
@@ -80,11 +80,55 @@ public static class Ffmpeg
     /// <summary>Decodes a still image (JPEG, BMP, WebP, ... anything ffmpeg reads; the first frame of a video).</summary>
     public static RgbFrame ReadImage(string path)
     {
-        var probe = Probe(path);
+        CheckInput(path, "image");
+        var size = JpegSize(path);
+        var (w, h) = size ?? ProbeSize(path);
         var frames = ReadRaw(path, new List<string> { "-v", "error", "-nostdin", "-i", path, "-frames:v", "1",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-" }, probe.Width, probe.Height);
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-" }, w, h);
         if (frames.Count == 0) throw new MediaException($"cannot decode image '{path}': ffmpeg produced no frame.", path);
-        return new RgbFrame(probe.Width, probe.Height, frames[0]);
+        return new RgbFrame(w, h, frames[0]);
+    }
+
+    /// <summary>
+    /// Decodes several images of one known size with a single ffmpeg process (concat demuxer); when that fails, each
+    /// is decoded alone so that the error names the bad file.
+    /// </summary>
+    internal static List<byte[]> ReadImages(IReadOnlyList<string> paths, int w, int h)
+    {
+        if (paths.Count == 1) return new List<byte[]> { ReadImage(paths[0]).Pixels };
+        string exe = Require(FfmpegPath, paths[0]);
+        string list = Path.Combine(Path.GetTempPath(), $"flowguide-concat-{Guid.NewGuid():N}.txt");
+        try
+        {
+            File.WriteAllLines(list, paths.Select(p => "file '" + Path.GetFullPath(p).Replace("'", "'\\''") + "'"));
+            var frames = ReadRaw(paths[0], new List<string> { "-v", "error", "-nostdin", "-f", "concat", "-safe", "0", "-i", list,
+                "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-" }, w, h);
+            if (frames.Count == paths.Count) return frames;
+        }
+        catch (MediaException) { /* find the culprit below */ }
+        finally { AtomicFile.TryDelete(list); }
+        var result = new List<byte[]>();
+        foreach (var p in paths)
+        {
+            var f = ReadImage(p);
+            if (f.Width != w || f.Height != h)
+                throw new MediaException($"image '{p}' is {f.Width}x{f.Height}; expected {w}x{h}.", p);
+            result.Add(f.Pixels);
+        }
+        return result;
+    }
+
+    internal static (int W, int H)? JpegSize(string path)
+    {
+        Span<byte> head = stackalloc byte[3];
+        using (var fs = File.OpenRead(path)) if (fs.ReadAtLeast(head, 3, throwOnEndOfStream: false) < 3) return null;
+        return JpegHeader.IsJpeg(head) ? JpegHeader.TryReadSize(path) : null;
+    }
+
+    private static (int W, int H) ProbeSize(string path)
+    {
+        var p = Probe(path);
+        return (p.Width, p.Height);
     }
 
     private static List<byte[]> ReadRaw(string path, List<string> args, int w, int h)

@@ -64,15 +64,29 @@ public static class FrameFolder
         if (files.Length == 0)
             throw new MediaException($"cannot read frames from '{directory}': no image files ({string.Join(", ", ImageIO.Extensions)}).", directory);
         if (maxFrames is int m) files = files.Take(Math.Max(1, m)).ToArray();
-        var frames = new List<byte[]>(files.Length);
+        // Native formats decode here; JPEGs are size-checked from their headers and decoded by one ffmpeg call.
+        var frames = new byte[files.Length][];
+        var jpegs = new List<int>();
         int w = 0, h = 0;
-        foreach (var f in files)
+        for (int i = 0; i < files.Length; i++)
         {
-            var img = ImageIO.Read(f);
-            if (frames.Count == 0) (w, h) = (img.Width, img.Height);
-            else if (img.Width != w || img.Height != h)
-                throw new MediaException($"frame '{f}' is {img.Width}x{img.Height}; expected {w}x{h} like '{Path.GetFileName(files[0])}' (all frames in a folder must have one size).", f);
-            frames.Add(img.Pixels);
+            string f = files[i];
+            int fw, fh;
+            if (Ffmpeg.IsAvailable && Ffmpeg.JpegSize(f) is (int jw, int jh)) { (fw, fh) = (jw, jh); jpegs.Add(i); }
+            else
+            {
+                var img = ImageIO.Read(f);
+                (fw, fh) = (img.Width, img.Height);
+                frames[i] = img.Pixels;
+            }
+            if (i == 0) (w, h) = (fw, fh);
+            else if (fw != w || fh != h)
+                throw new MediaException($"frame '{f}' is {fw}x{fh}; expected {w}x{h} like '{Path.GetFileName(files[0])}' (all frames in a folder must have one size).", f);
+        }
+        if (jpegs.Count > 0)
+        {
+            var decoded = Ffmpeg.ReadImages(jpegs.Select(i => files[i]).ToArray(), w, h);
+            for (int j = 0; j < jpegs.Count; j++) frames[jpegs[j]] = decoded[j];
         }
         return new RgbVideo(w, h, fps, frames);
     }

@@ -42,16 +42,23 @@ public sealed class RgbVideo
     {
         int f = FrameCount, hw = Width * Height;
         var t = Tensor.Zeros(3, f, Height, Width);
-        var dst = t.Span;
         var lut = new float[256];
         for (int i = 0; i < 256; i++) lut[i] = i / 127.5f - 1f;
-        for (int k = 0; k < f; k++)
+        var frames = Frames;
+        unsafe
         {
-            var src = Frames[k];
-            for (int c = 0; c < 3; c++)
+            fixed (float* p0 = t.Span)
             {
-                var plane = dst.Slice((c * f + k) * hw, hw);
-                for (int p = 0; p < hw; p++) plane[p] = lut[src[p * 3 + c]];
+                nint basePtr = (nint)p0;
+                Parallel.For(0, f, k =>
+                {
+                    var src = frames[k];
+                    for (int c = 0; c < 3; c++)
+                    {
+                        var plane = new Span<float>((float*)basePtr + (long)(c * f + k) * hw, hw);
+                        for (int p = 0; p < hw; p++) plane[p] = lut[src[p * 3 + c]];
+                    }
+                });
             }
         }
         return t;
@@ -63,15 +70,21 @@ public sealed class RgbVideo
         if (video.Rank != 4 || video.Size(0) != 3)
             throw new ArgumentException($"RgbVideo.FromTensor: video {video.Shape} must be [3, F, H, W].");
         int f = video.Size(1), h = video.Size(2), w = video.Size(3), hw = h * w;
-        var src = video.Span;
         var frames = new byte[f][];
-        for (int k = 0; k < f; k++)
+        unsafe
         {
-            var rgb = frames[k] = new byte[hw * 3];
-            for (int c = 0; c < 3; c++)
+            fixed (float* p0 = video.Span)
             {
-                var plane = src.Slice((c * f + k) * hw, hw);
-                for (int p = 0; p < hw; p++) rgb[p * 3 + c] = ToByte(plane[p]);
+                nint basePtr = (nint)p0;
+                Parallel.For(0, f, k =>
+                {
+                    var rgb = frames[k] = new byte[hw * 3];
+                    for (int c = 0; c < 3; c++)
+                    {
+                        var plane = new ReadOnlySpan<float>((float*)basePtr + (long)(c * f + k) * hw, hw);
+                        for (int p = 0; p < hw; p++) rgb[p * 3 + c] = ToByte(plane[p]);
+                    }
+                });
             }
         }
         return new RgbVideo(w, h, fps, frames);

@@ -88,6 +88,9 @@ public class FfmpegTests(ITestOutputHelper log)
         Assert.Null(Ffmpeg.Locate("flowguide-no-such-program", "FLOWGUIDE_NO_SUCH_VARIABLE"));
         Assert.Contains("apt-get install ffmpeg", Ffmpeg.NotFoundMessage);
         Assert.Contains(".gif/.y4m/png frames", Ffmpeg.NotFoundMessage);
+        var e = Ffmpeg.MissingError("out.mp4");
+        Assert.Equal("cannot read or write 'out.mp4': " + Ffmpeg.NotFoundMessage, e.Message);
+        Assert.Equal("out.mp4", e.Path);
     }
 
     private static byte[] Crop(byte[] f, int fw, int w, int h)

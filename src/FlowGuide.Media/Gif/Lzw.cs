@@ -9,9 +9,23 @@ internal static class Lzw
     /// <summary>Compresses palette indices (each &lt; 2^minCodeSize) into the packed code stream (without sub-block framing).</summary>
     public static byte[] Encode(ReadOnlySpan<byte> indices, int minCodeSize)
     {
-        int clear = 1 << minCodeSize, eoi = clear + 1;
-        var table = new int[4096 * 256]; // (prefix << 8 | k) -> code + 1, 0 = absent
+        var table = _table ??= new int[4096 * 256]; // (prefix << 8 | k) -> code + 1, 0 = absent; all zero between calls
         var used = new List<int>(4096);
+        try
+        {
+            return EncodeWith(indices, minCodeSize, table, used);
+        }
+        finally
+        {
+            foreach (int u in used) table[u] = 0;
+        }
+    }
+
+    [ThreadStatic] private static int[]? _table;
+
+    private static byte[] EncodeWith(ReadOnlySpan<byte> indices, int minCodeSize, int[] table, List<int> used)
+    {
+        int clear = 1 << minCodeSize, eoi = clear + 1;
         var w = new BitWriter();
         int next = eoi + 1, codeSize = minCodeSize + 1;
         w.Write(clear, codeSize);
@@ -64,13 +78,14 @@ internal static class Lzw
         var stack = new byte[4097];
         for (int i = 0; i < clear; i++) { suffix[i] = (byte)i; first[i] = (byte)i; prefix[i] = -1; }
         int codeSize = minCodeSize + 1, avail = eoi + 1, old = -1, outPos = 0;
-        long bitPos = 0, totalBits = (long)data.Length * 8;
+        int bytePos = 0, acc = 0, bits = 0;
         while (outPos < output.Length)
         {
-            if (bitPos + codeSize > totalBits) break;
-            int code = 0;
-            for (int b = 0; b < codeSize; b++, bitPos++)
-                code |= ((data[(int)(bitPos >> 3)] >> (int)(bitPos & 7)) & 1) << b;
+            while (bits < codeSize && bytePos < data.Length) { acc |= data[bytePos++] << bits; bits += 8; }
+            if (bits < codeSize) break;
+            int code = acc & ((1 << codeSize) - 1);
+            acc >>= codeSize;
+            bits -= codeSize;
             if (code == clear) { codeSize = minCodeSize + 1; avail = eoi + 1; old = -1; continue; }
             if (code == eoi) break;
             if (old == -1)

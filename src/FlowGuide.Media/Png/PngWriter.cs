@@ -76,21 +76,27 @@ public static class PngWriter
     private static long Filter(int f, ReadOnlySpan<byte> cur, ReadOnlySpan<byte> prev, int bpp, Span<byte> dst)
     {
         dst[0] = (byte)f;
-        long score = 0;
-        for (int i = 0; i < cur.Length; i++)
+        var o = dst[1..];
+        int n = cur.Length;
+        switch (f)
         {
-            byte a = i >= bpp ? cur[i - bpp] : (byte)0, b = prev[i], c = i >= bpp ? prev[i - bpp] : (byte)0;
-            byte r = f switch
-            {
-                0 => cur[i],
-                1 => (byte)(cur[i] - a),
-                2 => (byte)(cur[i] - b),
-                3 => (byte)(cur[i] - ((a + b) >> 1)),
-                _ => (byte)(cur[i] - PngReader.Paeth(a, b, c)),
-            };
-            dst[i + 1] = r;
-            score += Math.Abs((int)(sbyte)r);
+            case 0: cur.CopyTo(o); break;
+            case 1:
+                for (int i = 0; i < n; i++) o[i] = (byte)(cur[i] - (i >= bpp ? cur[i - bpp] : 0));
+                break;
+            case 2:
+                for (int i = 0; i < n; i++) o[i] = (byte)(cur[i] - prev[i]);
+                break;
+            case 3:
+                for (int i = 0; i < n; i++) o[i] = (byte)(cur[i] - (((i >= bpp ? cur[i - bpp] : 0) + prev[i]) >> 1));
+                break;
+            default:
+                for (int i = 0; i < bpp && i < n; i++) o[i] = (byte)(cur[i] - prev[i]);
+                for (int i = bpp; i < n; i++) o[i] = (byte)(cur[i] - PngReader.Paeth(cur[i - bpp], prev[i], prev[i - bpp]));
+                break;
         }
+        long score = 0;
+        foreach (byte r in o) score += r < 128 ? r : 256 - r;
         return score;
     }
 

@@ -40,8 +40,11 @@ public static class Ffmpeg
         return null;
     }
 
-    private static string Require(Lazy<string?> exe, string? file) =>
-        exe.Value ?? throw new MediaException(file is null ? NotFoundMessage : $"'{file}': {NotFoundMessage}", file);
+    private static string Require(Lazy<string?> exe, string? file) => exe.Value ?? throw MissingError(file);
+
+    /// <summary>The error for a missing ffmpeg: one line naming the file that needed it.</summary>
+    internal static MediaException MissingError(string? file) =>
+        new(file is null ? NotFoundMessage : $"cannot read or write '{file}': {NotFoundMessage}", file);
 
     /// <summary>Probes size, frame rate, frame count (when the container states it or packets can be counted) and codec.</summary>
     public static VideoProbe Probe(string path)

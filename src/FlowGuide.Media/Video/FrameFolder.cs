@@ -26,11 +26,11 @@ public static class FrameFolder
         try
         {
             Directory.CreateDirectory(temp);
-            for (int k = 0; k < video.FrameCount; k++)
+            Parallel.For(0, video.FrameCount, k =>
             {
                 string name = Prefix + k.ToString(new string('0', digits), CultureInfo.InvariantCulture) + ".png";
                 File.WriteAllBytes(Path.Combine(temp, name), PngWriter.Encode(PngImage.FromRgb8(video.Width, video.Height, video.Frames[k])));
-            }
+            });
             if (!Directory.Exists(full)) Directory.Move(temp, full);
             else
             {
@@ -39,8 +39,9 @@ public static class FrameFolder
                 Directory.Delete(temp, true);
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or AggregateException)
         {
+            if (e is AggregateException agg) e = agg.InnerExceptions[0];
             try { if (Directory.Exists(temp)) Directory.Delete(temp, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             throw new MediaException($"cannot write frames to '{directory}': {e.Message}", directory, e);
         }

@@ -84,38 +84,45 @@ public static class Y4m
         int cw = sx ? (w + 1) / 2 : w, chh = sy ? (h + 1) / 2 : h;
         int ySize = w * h, cSize = chroma == Y4mChroma.Mono ? 0 : cw * chh;
         var siting = chroma == Y4mChroma.C420Jpeg ? ChromaSiting.Centered : ChromaSiting.Left;
-        var frames = new List<byte[]>();
+        // Find the frames first (headers may carry parameters), then convert them in parallel.
+        var offsets = new List<int>();
         int pos = eol + 1;
-        var gray = new float[0];
         while (pos < data.Length)
         {
             if (data.Length - pos < 5 || Encoding.ASCII.GetString(data, pos, 5) != "FRAME")
-                throw Bad($"expected 'FRAME' at byte {pos} (frame {frames.Count}).");
+                throw Bad($"expected 'FRAME' at byte {pos} (frame {offsets.Count}).");
             int fe = Array.IndexOf(data, (byte)'\n', pos);
-            if (fe < 0) throw Bad($"truncated frame header of frame {frames.Count}.");
+            if (fe < 0) throw Bad($"truncated frame header of frame {offsets.Count}.");
             pos = fe + 1;
             if (data.Length - pos < ySize + 2L * cSize)
-                throw Bad($"truncated frame {frames.Count}: {data.Length - pos} of {ySize + 2L * cSize} bytes.");
+                throw Bad($"truncated frame {offsets.Count}: {data.Length - pos} of {ySize + 2L * cSize} bytes.");
+            offsets.Add(pos);
+            pos += ySize + 2 * cSize;
+        }
+        var frames = new byte[offsets.Count][];
+        Parallel.For(0, offsets.Count, k =>
+        {
+            int at = offsets[k];
             var yPlane = new float[ySize];
-            for (int i = 0; i < ySize; i++) yPlane[i] = data[pos + i];
+            for (int i = 0; i < ySize; i++) yPlane[i] = data[at + i];
             float[] cb, cr;
             if (chroma == Y4mChroma.Mono)
             {
-                if (gray.Length != ySize) { gray = new float[ySize]; Array.Fill(gray, 128f); }
-                cb = cr = gray;
+                cb = new float[ySize];
+                Array.Fill(cb, 128f);
+                cr = cb;
             }
             else
             {
-                cb = YCbCr.Upsample(data.AsSpan(pos + ySize, cSize), cw, chh, w, h, sx, sy, siting);
-                cr = YCbCr.Upsample(data.AsSpan(pos + ySize + cSize, cSize), cw, chh, w, h, sx, sy, siting);
+                cb = YCbCr.Upsample(data.AsSpan(at + ySize, cSize), cw, chh, w, h, sx, sy, siting);
+                cr = YCbCr.Upsample(data.AsSpan(at + ySize + cSize, cSize), cw, chh, w, h, sx, sy, siting);
             }
             var rgb = new byte[ySize * 3];
             YCbCr.YuvToRgb(yPlane, cb, cr, ySize, range, rgb);
-            frames.Add(rgb);
-            pos += ySize + 2 * cSize;
-        }
-        if (frames.Count == 0) throw Bad("no frames.");
-        info = new Y4mInfo(w, h, fn, fd, chroma, range, interlace, frames.Count);
+            frames[k] = rgb;
+        });
+        if (frames.Length == 0) throw Bad("no frames.");
+        info = new Y4mInfo(w, h, fn, fd, chroma, range, interlace, frames.Length);
         return new RgbVideo(w, h, (double)fn / fd, frames);
     }
 

@@ -87,10 +87,15 @@ internal static class YCbCr
         if (!sx) return tmp;
         var dst = new float[w * h];
         float off = siting == ChromaSiting.Centered ? 0.5f : 0f;
-        for (int x = 0; x < w; x++)
+        var i0s = new int[w];
+        var i1s = new int[w];
+        var fs = new float[w];
+        for (int x = 0; x < w; x++) Weights(x, off, cw, out i0s[x], out i1s[x], out fs[x]);
+        for (int y = 0; y < h; y++)
         {
-            Weights(x, off, cw, out int i0, out int i1, out float f);
-            for (int y = 0; y < h; y++) dst[y * w + x] = tmp[y * cw + i0] * (1 - f) + tmp[y * cw + i1] * f;
+            var row = tmp.AsSpan(y * cw, cw);
+            var o = dst.AsSpan(y * w, w);
+            for (int x = 0; x < w; x++) o[x] = row[i0s[x]] + (row[i1s[x]] - row[i0s[x]]) * fs[x];
         }
         return dst;
     }

@@ -64,7 +64,7 @@ public class WorldRenderTests
     [InlineData(3L, WorldSplit.HeldOut, "FD837C3FAD1B5863")]
     public void GoldenDigestsAreStable(long index, WorldSplit split, string expected)
     {
-        var clip = MotionWorld.Render(MotionWorld.Sample(index, split));
+        var clip = MotionWorld.Generate(index, split);
         string digest = Digest(clip);
         _out.WriteLine($"{index} {split}: {digest}  {clip.Caption}");
         Assert.Equal(expected, digest);
@@ -79,7 +79,7 @@ public class WorldRenderTests
             var back = ClipSpec.FromJson(spec.ToJson());
             Assert.Equal(spec, back);
             Assert.Equal(spec.ToJson(), back.ToJson());
-            if (i < 4) Assert.Equal(Digest(MotionWorld.Render(spec)), Digest(MotionWorld.Render(back)));
+            if (i < 2) Assert.Equal(Digest(MotionWorld.Render(spec)), Digest(MotionWorld.Render(back)));
         }
         Assert.Contains("\"Kind\":\"", MotionWorld.Sample(0, WorldSplit.Train).ToJson()); // enums by name
     }
@@ -186,7 +186,7 @@ public class WorldRenderTests
         var spec = MotionWorld.Sample(4, WorldSplit.Train);
         MotionWorld.Render(spec); // warm-up (JIT)
         var times = new List<double>();
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 3; i++)
         {
             var sw = Stopwatch.StartNew();
             MotionWorld.Render(MotionWorld.Sample(i, WorldSplit.Train));

@@ -136,9 +136,9 @@ public class WorldSamplingTests
     {
         // the subject's mask centroid moves the way the caption says (the opposite way for a camera pan)
         int checkedClips = 0;
-        for (int i = 0; checkedClips < 40 && i < 2000; i++)
+        for (int i = 0; checkedClips < 30 && i < 2000; i++)
         {
-            var spec = MotionWorld.Sample(i, WorldSplit.Train);
+            var spec = MotionWorld.Sample(i, WorldSplit.Train, frames: 5, width: 48, height: 48); // motions span the clip whatever its length
             var subject = spec.Shapes[spec.Subject];
             var motion = CaptionGrammar.ClassOf(subject);
             if (spec.Pan is null && motion > MotionClass.MoveDownRight) continue;
@@ -154,7 +154,7 @@ public class WorldSamplingTests
             Assert.Contains(spec.Pan is null ? $"moves {expected.Words()}" : "pans", clip.Caption);
             checkedClips++;
         }
-        Assert.Equal(40, checkedClips);
+        Assert.Equal(30, checkedClips);
     }
 
     private static (double X, double Y, int Count) Centroid(WorldClip clip, int t, int shape)

@@ -30,6 +30,11 @@ internal sealed class BackgroundField
         _seed = unchecked((ulong)seed);
     }
 
+    public bool IsPlain => _kind == BackgroundKind.Plain;
+
+    /// <summary>The colour of a plain background (tone A otherwise).</summary>
+    public Rgb PlainColor => _a;
+
     /// <summary>The background colour at world point (wx, wy).</summary>
     public void At(double wx, double wy, out double r, out double g, out double b)
     {

@@ -126,8 +126,8 @@ public static class CaptionGrammar
         }
         string bgPrep = motion switch
         {
-            <= MotionClass.Bounce => "across",
-            MotionClass.Grow or MotionClass.Shrink or MotionClass.Still => "on",
+            <= MotionClass.MoveDownRight => "across",
+            MotionClass.Bounce or MotionClass.Grow or MotionClass.Shrink or MotionClass.Still => "on",
             _ => "over",
         };
         AppendBackground(sb.Append(' ').Append(bgPrep).Append(' '), spec.Background);

@@ -43,6 +43,21 @@ internal sealed class FrameScene
         (_camX, _camY) = Kinematics.CameraOffset(spec, frame);
     }
 
+    /// <summary>
+    /// True when no shape's bounding box touches the pixel square [x, x+1] x [y, y+1] and the background is plain:
+    /// every sample of the pixel then has the same colour, <see cref="PlainColor"/>.
+    /// </summary>
+    public bool IsPlainPixel(int x, int y)
+    {
+        if (!_background.IsPlain) return false;
+        for (int i = 0; i < Poses.Length; i++)
+            if (x <= _maxX[i] && x + 1 >= _minX[i] && y <= _maxY[i] && y + 1 >= _minY[i]) return false;
+        return true;
+    }
+
+    /// <summary>The colour of a plain background.</summary>
+    public Rgb PlainColor => _background.PlainColor;
+
     /// <summary>The front-most shape covering image point (px, py), or -1 for the background; its local x when a shape.</summary>
     public int OwnerAt(double px, double py, out double localX)
     {

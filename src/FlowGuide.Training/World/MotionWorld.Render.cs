@@ -61,13 +61,22 @@ public static partial class MotionWorld
                 for (int x = 0; x < w; x++)
                 {
                     double r = 0, g = 0, b = 0;
-                    for (int sy = 0; sy < s; sy++)
+                    if (scene.IsPlainPixel(x, y))
                     {
-                        double py = y + (sy + 0.5) * step;
-                        for (int sx = 0; sx < s; sx++)
+                        // the same sums as the general path, without the point queries: identical bits
+                        var c = scene.PlainColor;
+                        for (int k = 0; k < s * s; k++) { r += c.R; g += c.G; b += c.B; }
+                    }
+                    else
+                    {
+                        for (int sy = 0; sy < s; sy++)
                         {
-                            scene.ColorAt(x + (sx + 0.5) * step, py, out double cr, out double cg, out double cb);
-                            r += cr; g += cg; b += cb;
+                            double py = y + (sy + 0.5) * step;
+                            for (int sx = 0; sx < s; sx++)
+                            {
+                                scene.ColorAt(x + (sx + 0.5) * step, py, out double cr, out double cg, out double cb);
+                                r += cr; g += cg; b += cb;
+                            }
                         }
                     }
                     vd[offset + x] = (float)(r * inv * 2 - 1);

@@ -139,6 +139,10 @@ public static partial class MotionWorld
         };
     }
 
+    /// <summary>Draws and renders clip <paramref name="index"/> of a split: <c>Render(Sample(index, split, ...))</c>.</summary>
+    public static WorldClip Generate(long index, WorldSplit split, int frames = 17, int width = 64, int height = 64) =>
+        Render(Sample(index, split, frames, width, height));
+
     /// <summary>Index i with probability weights[i] (the weights sum to 1).</summary>
     internal static int Pick(Rng rng, params double[] weights)
     {
@@ -151,7 +155,9 @@ public static partial class MotionWorld
         return weights.Length - 1;
     }
 
-    private static ShapeKind RandomKind(Rng rng) => (ShapeKind)rng.NextInt(Enum.GetValues<ShapeKind>().Length);
+    private static readonly int ShapeKindCount = Enum.GetValues<ShapeKind>().Length;
+
+    private static ShapeKind RandomKind(Rng rng) => (ShapeKind)rng.NextInt(ShapeKindCount);
 
     private static ColorName RandomColor(Rng rng, HashSet<ColorName> used)
     {

@@ -9,7 +9,9 @@ namespace FlowGuide.Tensors.Kernels;
 /// per-thread loops: a general GEMM spreads work over threads above a size threshold and packs its operands, both of
 /// which cost more than they save at tile size. B is always row-major [k, n] with leading dimension ldb (callers
 /// transpose B-side operands once up front); A may be transposed, which only changes the stride a scalar is read at.
-/// Tiles of 4 rows x 64 columns keep 16 accumulators in AVX-512 registers.
+/// The widest accelerated vector is chosen at startup (<see cref="ManagedGemm.Default"/>): with AVX-512, tiles of
+/// 4 rows x 64 columns keep 16 accumulators in registers; with Vector256 (AVX2) or Vector128 (SSE, NEON) one
+/// width-generic body runs 6 rows x 2 vectors (12 accumulators, so it fits the 16 registers of AVX2/SSE).
 /// </summary>
 internal static unsafe class BlockGemm
 {
@@ -17,15 +19,29 @@ internal static unsafe class BlockGemm
     /// C[i, j] = (accumulate ? C[i, j] : 0) + alpha * sum_p a(i, p) B[p, j] for i &lt; m, j &lt; n, p &lt; k, where
     /// a(i, p) = A[p * lda + i] when <paramref name="transA"/> and A[i * lda + p] otherwise.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(float* a, int lda, bool transA, float* b, int ldb, float* c, int ldc, int m, int n, int k, float alpha, bool accumulate)
     {
+        if (!Vector128.IsHardwareAccelerated)
+            RunScalar(a, lda, transA, b, ldb, c, ldc, m, n, k, alpha, accumulate);
+        else
+            Run(ManagedGemm.Default, a, lda, transA, b, ldb, c, ldc, m, n, k, alpha, accumulate);
+    }
+
+    /// <summary><see cref="Run(float*, int, bool, float*, int, float*, int, int, int, int, float, bool)"/> with an explicit vector width, so tests can exercise every path.</summary>
+    public static void Run(MicroKernel kind, float* a, int lda, bool transA, float* b, int ldb, float* c, int ldc, int m, int n, int k, float alpha, bool accumulate)
+    {
         long rowStep = transA ? 1 : lda, colStep = transA ? lda : 1;
-        if (!Vector512.IsHardwareAccelerated)
+        switch (kind)
         {
-            Scalar(a, rowStep, colStep, b, ldb, c, ldc, 0, m, 0, n, k, alpha, accumulate);
-            return;
+            case MicroKernel.V512: Run512(a, rowStep, colStep, b, ldb, c, ldc, m, n, k, alpha, accumulate); break;
+            case MicroKernel.V256: RunNarrow<Lanes256, Vector256<float>>(a, rowStep, colStep, b, ldb, c, ldc, m, n, k, alpha, accumulate); break;
+            default: RunNarrow<Lanes128, Vector128<float>>(a, rowStep, colStep, b, ldb, c, ldc, m, n, k, alpha, accumulate); break;
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Run512(float* a, long rowStep, long colStep, float* b, int ldb, float* c, int ldc, int m, int n, int k, float alpha, bool accumulate)
+    {
         int i = 0;
         for (; i + 4 <= m; i += 4)
         {
@@ -142,6 +158,170 @@ internal static unsafe class BlockGemm
         else (al * v).Store(c);
     }
 
+    // ------------------------------------------------------------------ Vector256 / Vector128 (one generic body)
+
+    /// <summary>The few vector operations the narrow tiles use; the JIT specialises each tile per struct implementation.</summary>
+    private interface ILanes<TV> where TV : struct
+    {
+        static abstract int Count { get; }
+        static abstract TV Load(float* p);
+        static abstract void Store(TV v, float* p);
+        static abstract TV Splat(float x);
+        /// <summary>a * b + c, fused where the hardware has FMA (MultiplyAddEstimate: no slow software fallback on SSE-only parts).</summary>
+        static abstract TV MulAdd(TV a, TV b, TV c);
+        static abstract TV Mul(TV a, TV b);
+    }
+
+    private readonly struct Lanes256 : ILanes<Vector256<float>>
+    {
+        public static int Count => 8;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* p) => Vector256.Load(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> v, float* p) => v.Store(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Splat(float x) => Vector256.Create(x);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.MultiplyAddEstimate(a, b, c);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Mul(Vector256<float> a, Vector256<float> b) => a * b;
+    }
+
+    private readonly struct Lanes128 : ILanes<Vector128<float>>
+    {
+        public static int Count => 4;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(float* p) => Vector128.Load(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector128<float> v, float* p) => v.Store(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Splat(float x) => Vector128.Create(x);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> MulAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.MultiplyAddEstimate(a, b, c);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Mul(Vector128<float> a, Vector128<float> b) => a * b;
+    }
+
+    /// <summary>
+    /// Rows in blocks of 6 (then one block of 4, then single rows); within a block, columns in steps of two vectors,
+    /// then one vector (row by row), then scalars.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunNarrow<T, TV>(float* a, long rs, long cs, float* b, int ldb, float* c, int ldc, int m, int n, int k, float alpha, bool acc)
+        where T : struct, ILanes<TV> where TV : struct
+    {
+        int w = T.Count, w2 = 2 * T.Count;
+        int i = 0;
+        while (i < m)
+        {
+            int rows = m - i >= 6 ? 6 : m - i >= 4 ? 4 : 1;
+            float* ai = a + i * rs;
+            float* ci = c + (long)i * ldc;
+            int j = 0;
+            for (; j + w2 <= n; j += w2)
+            {
+                if (rows == 6) Tile6x2<T, TV>(ai, rs, cs, b + j, ldb, ci + j, ldc, k, alpha, acc);
+                else if (rows == 4) Tile4x2<T, TV>(ai, rs, cs, b + j, ldb, ci + j, ldc, k, alpha, acc);
+                else Tile1x2<T, TV>(ai, cs, b + j, ldb, ci + j, k, alpha, acc);
+            }
+            if (j + w <= n)
+            {
+                for (int r = 0; r < rows; r++) Tile1x1<T, TV>(ai + r * rs, cs, b + j, ldb, ci + (long)r * ldc + j, k, alpha, acc);
+                j += w;
+            }
+            if (j < n) Scalar(a, rs, cs, b, ldb, c, ldc, i, i + rows, j, n, k, alpha, acc);
+            i += rows;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile6x2<T, TV>(float* a, long rs, long cs, float* b, int ldb, float* c, int ldc, int k, float alpha, bool acc)
+        where T : struct, ILanes<TV> where TV : struct
+    {
+        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        TV c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        float* a0 = a, a1 = a + rs, a2 = a + 2 * rs, a3 = a + 3 * rs, a4 = a + 4 * rs, a5 = a + 5 * rs;
+        int w = T.Count;
+        for (int p = 0; p < k; p++)
+        {
+            TV b0 = T.Load(b), b1 = T.Load(b + w);
+            b += ldb;
+            TV x = T.Splat(*a0); c00 = T.MulAdd(x, b0, c00); c01 = T.MulAdd(x, b1, c01);
+            x = T.Splat(*a1); c10 = T.MulAdd(x, b0, c10); c11 = T.MulAdd(x, b1, c11);
+            x = T.Splat(*a2); c20 = T.MulAdd(x, b0, c20); c21 = T.MulAdd(x, b1, c21);
+            x = T.Splat(*a3); c30 = T.MulAdd(x, b0, c30); c31 = T.MulAdd(x, b1, c31);
+            x = T.Splat(*a4); c40 = T.MulAdd(x, b0, c40); c41 = T.MulAdd(x, b1, c41);
+            x = T.Splat(*a5); c50 = T.MulAdd(x, b0, c50); c51 = T.MulAdd(x, b1, c51);
+            a0 += cs; a1 += cs; a2 += cs; a3 += cs; a4 += cs; a5 += cs;
+        }
+        TV al = T.Splat(alpha);
+        Store2<T, TV>(c, w, al, acc, c00, c01);
+        Store2<T, TV>(c + ldc, w, al, acc, c10, c11);
+        Store2<T, TV>(c + 2L * ldc, w, al, acc, c20, c21);
+        Store2<T, TV>(c + 3L * ldc, w, al, acc, c30, c31);
+        Store2<T, TV>(c + 4L * ldc, w, al, acc, c40, c41);
+        Store2<T, TV>(c + 5L * ldc, w, al, acc, c50, c51);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4x2<T, TV>(float* a, long rs, long cs, float* b, int ldb, float* c, int ldc, int k, float alpha, bool acc)
+        where T : struct, ILanes<TV> where TV : struct
+    {
+        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        float* a0 = a, a1 = a + rs, a2 = a + 2 * rs, a3 = a + 3 * rs;
+        int w = T.Count;
+        for (int p = 0; p < k; p++)
+        {
+            TV b0 = T.Load(b), b1 = T.Load(b + w);
+            b += ldb;
+            TV x = T.Splat(*a0); c00 = T.MulAdd(x, b0, c00); c01 = T.MulAdd(x, b1, c01);
+            x = T.Splat(*a1); c10 = T.MulAdd(x, b0, c10); c11 = T.MulAdd(x, b1, c11);
+            x = T.Splat(*a2); c20 = T.MulAdd(x, b0, c20); c21 = T.MulAdd(x, b1, c21);
+            x = T.Splat(*a3); c30 = T.MulAdd(x, b0, c30); c31 = T.MulAdd(x, b1, c31);
+            a0 += cs; a1 += cs; a2 += cs; a3 += cs;
+        }
+        TV al = T.Splat(alpha);
+        Store2<T, TV>(c, w, al, acc, c00, c01);
+        Store2<T, TV>(c + ldc, w, al, acc, c10, c11);
+        Store2<T, TV>(c + 2L * ldc, w, al, acc, c20, c21);
+        Store2<T, TV>(c + 3L * ldc, w, al, acc, c30, c31);
+    }
+
+    private static void Tile1x2<T, TV>(float* a, long cs, float* b, int ldb, float* c, int k, float alpha, bool acc)
+        where T : struct, ILanes<TV> where TV : struct
+    {
+        TV c0 = default, c1 = default;
+        int w = T.Count;
+        for (int p = 0; p < k; p++)
+        {
+            TV x = T.Splat(*a);
+            c0 = T.MulAdd(x, T.Load(b), c0);
+            c1 = T.MulAdd(x, T.Load(b + w), c1);
+            a += cs;
+            b += ldb;
+        }
+        Store2<T, TV>(c, w, T.Splat(alpha), acc, c0, c1);
+    }
+
+    private static void Tile1x1<T, TV>(float* a, long cs, float* b, int ldb, float* c, int k, float alpha, bool acc)
+        where T : struct, ILanes<TV> where TV : struct
+    {
+        TV c0 = default;
+        for (int p = 0; p < k; p++)
+        {
+            c0 = T.MulAdd(T.Splat(*a), T.Load(b), c0);
+            a += cs;
+            b += ldb;
+        }
+        TV al = T.Splat(alpha);
+        T.Store(acc ? T.MulAdd(al, c0, T.Load(c)) : T.Mul(al, c0), c);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store2<T, TV>(float* c, int w, TV al, bool acc, TV v0, TV v1) where T : struct, ILanes<TV> where TV : struct
+    {
+        if (acc)
+        {
+            T.Store(T.MulAdd(al, v0, T.Load(c)), c);
+            T.Store(T.MulAdd(al, v1, T.Load(c + w)), c + w);
+        }
+        else
+        {
+            T.Store(T.Mul(al, v0), c);
+            T.Store(T.Mul(al, v1), c + w);
+        }
+    }
+
     private static void Scalar(float* a, long rs, long cs, float* b, int ldb, float* c, int ldc, int i0, int i1, int j0, int j1, int k, float alpha, bool acc)
     {
         for (int i = i0; i < i1; i++)
@@ -154,7 +334,7 @@ internal static unsafe class BlockGemm
             }
     }
 
-    /// <summary>Plain triple-loop twin of <see cref="Run"/> for the parity tests.</summary>
+    /// <summary>Plain triple-loop twin of <see cref="Run(float*, int, bool, float*, int, float*, int, int, int, int, float, bool)"/> for the parity tests.</summary>
     public static void RunScalar(float* a, int lda, bool transA, float* b, int ldb, float* c, int ldc, int m, int n, int k, float alpha, bool accumulate) =>
         Scalar(a, transA ? 1 : lda, transA ? lda : 1, b, ldb, c, ldc, 0, m, 0, n, k, alpha, accumulate);
 }

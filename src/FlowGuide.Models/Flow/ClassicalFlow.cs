@@ -93,7 +93,7 @@ public sealed partial class ClassicalFlow
         for (int l = 1; l < o.Levels; l++)
         {
             double s = Math.Pow(o.ScaleFactor, l);
-            int lh = (int)Math.Round(h * s), lw = (int)Math.Round(w * s);
+            int lh = (int)Math.Round(h * s, MidpointRounding.AwayFromZero), lw = (int)Math.Round(w * s, MidpointRounding.AwayFromZero);
             if (Math.Min(lh, lw) < o.MinLevelSize) break;
             sizes.Add((lh, lw));
         }

@@ -8,9 +8,10 @@ public sealed partial class ClassicalFlow
     /// <summary>Per-call constants: the step sizes folded into convolution kernels, built once per <see cref="Estimate"/>.</summary>
     private sealed class Constants
     {
-        public Constants(ClassicalFlowOptions o)
+        public Constants(ClassicalFlowOptions o, bool checkpoint)
         {
             Options = o;
+            Checkpoint = checkpoint;
             Channels = o.Gamma > 0 ? 3 : 2;
             LambdaTheta = o.Lambda * o.Theta;
             GradientKernel = FlowGradientKernel(Channels, o.Tau / o.Theta);
@@ -19,6 +20,8 @@ public sealed partial class ClassicalFlow
         }
 
         public ClassicalFlowOptions Options { get; }
+        /// <summary>Whether recorded runs checkpoint each warp's iterations.</summary>
+        public bool Checkpoint { get; }
         /// <summary>Fields solved for: (u, v), plus the brightness change when Gamma &gt; 0.</summary>
         public int Channels { get; }
         public float LambdaTheta { get; }

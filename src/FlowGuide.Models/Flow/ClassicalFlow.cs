@@ -33,7 +33,7 @@ public sealed partial class ClassicalFlow
         int n = frame1.Size(0), h = frame1.Size(2), w = frame1.Size(3);
         var o = Options;
         bool recording = GradMode.IsEnabled && (frame1.RequiresGrad || frame2.RequiresGrad);
-        var consts = new Constants(o);
+        var consts = new Constants(o, o.CheckpointWarps ?? (long)n * h * w > o.CheckpointAbovePixels);
 
         // 1. grey levels on [0, 255], optionally pre-smoothed
         var g1 = ToGrey(frame1, o.InputRange);
@@ -147,7 +147,7 @@ public sealed partial class ClassicalFlow
 
             // 2. unrolled primal-dual iterations
             var state = Ops.Concat(new[] { u, p }, 1); // [N, 3K, H, W]
-            state = recording
+            state = recording && c.Checkpoint
                 ? Checkpoint.Run(xs => Iterate(xs[0], xs[1], xs[2], xs[3], c, iterations), new[] { state, rhoC, ig, invThreshold })
                 : Iterate(state, rhoC, ig, invThreshold, c, iterations);
             u = state.Narrow(1, 0, k);

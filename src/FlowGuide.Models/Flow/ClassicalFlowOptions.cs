@@ -77,6 +77,18 @@ public sealed record ClassicalFlowOptions
     public float NormalizeSigma { get; init; } = 0f;
 
     /// <summary>
+    /// When differentiating, run each warp's iterations as a checkpointed segment that is recomputed during backward:
+    /// the tape then holds one warp's intermediates (about 11 MB per iteration per 256x256 frame pair; some 1.4 GB for
+    /// the whole default pyramid) instead of all of them, at the cost of about one extra forward pass in backward
+    /// (backward about 3.5x forward instead of 2.7x). Null (the default) checkpoints when N x H x W exceeds
+    /// <see cref="CheckpointAbovePixels"/>.
+    /// </summary>
+    public bool? CheckpointWarps { get; init; }
+
+    /// <summary>The batch-times-area above which <see cref="CheckpointWarps"/> = null turns checkpointing on (default 2^18, four 256x256 pairs).</summary>
+    public long CheckpointAbovePixels { get; init; } = 1L << 18;
+
+    /// <summary>
     /// The defaults: 6 levels at ratio 0.5, 5 warps of 30 iterations (15 at the finest level), lambda 0.15, structure-texture
     /// split 0.95 at sigma 2. Chosen on the mean endpoint error over procedural pairs on photo textures (with brightness
     /// changes) and the two real pairs in the shared data; see docs/benchmarks.md.

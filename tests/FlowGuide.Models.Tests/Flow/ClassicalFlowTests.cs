@@ -97,13 +97,14 @@ public class ClassicalFlowTests
 
     /// <summary>Finite differences of L = sum(flow * W) against autograd, for both frames, on a tiny two-level problem.</summary>
     [Theory]
-    [InlineData(0f)]
-    [InlineData(0.5f)]
-    public void GradientsReachBothFrames(float gamma)
+    [InlineData(0f, false)]
+    [InlineData(0.5f, true)]
+    public void GradientsReachBothFrames(float gamma, bool checkpoint)
     {
         var options = ClassicalFlowOptions.Default with
         {
             InputRange = PixelRange.ZeroToOne, Levels = 2, MinLevelSize = 2, Warps = 2, Iterations = 2, FinestIterations = null, Gamma = gamma,
+            CheckpointWarps = checkpoint,
         };
         var est = new ClassicalFlow(options);
         var a = Texture(6, 8, 8, 1f);

@@ -24,8 +24,9 @@ public sealed partial class ClassicalFlow
     /// Forward flow from <paramref name="frame1"/> to <paramref name="frame2"/>: both [N, C, H, W] with C = 3 (RGB) or 1
     /// (grey), in the range <see cref="ClassicalFlowOptions.InputRange"/> says ([-1, 1] by default). Returns [N, 2, H, W]
     /// holding (u, v) in pixels: pixel (x, y) of frame 1 matches frame 2 at (x + u, y + v). Differentiable with respect
-    /// to both frames when they require gradients (the iterations are unrolled; memory grows with Levels x Warps x
-    /// Iterations); with neither requiring one, no tape is recorded.
+    /// to both frames when they require gradients (the iterations are unrolled; the tape grows with Levels x Warps x
+    /// Iterations unless warps are checkpointed, see <see cref="ClassicalFlowOptions.CheckpointWarps"/>); with neither
+    /// requiring one, no tape is recorded and buffers are recycled through tensor scopes.
     /// </summary>
     public Tensor Estimate(Tensor frame1, Tensor frame2)
     {
@@ -35,7 +36,7 @@ public sealed partial class ClassicalFlow
         bool recording = GradMode.IsEnabled && (frame1.RequiresGrad || frame2.RequiresGrad);
         var consts = new Constants(o, o.CheckpointWarps ?? (long)n * h * w > o.CheckpointAbovePixels);
 
-        // 1. grey levels on [0, 255], optionally pre-smoothed
+        // 1. grey levels on [0, 255]; optional pre-smoothing, structure-texture split, contrast normalisation
         var g1 = ToGrey(frame1, o.InputRange);
         var g2 = ToGrey(frame2, o.InputRange);
         if (o.PreSmoothSigma > 0)
@@ -43,7 +44,6 @@ public sealed partial class ClassicalFlow
             g1 = GaussianBlur(g1, o.PreSmoothSigma);
             g2 = GaussianBlur(g2, o.PreSmoothSigma);
         }
-
         if (o.TextureAlpha > 0)
         {
             g1 = g1.Sub(GaussianBlur(g1, o.TextureSigma).MulScalar(o.TextureAlpha));

@@ -8,7 +8,7 @@ namespace FlowGuide.Models.Wan;
 /// </summary>
 public sealed class WanTimestepEmbedding : Module
 {
-    public WanTimestepEmbedding(int freqDim, int dim, Rng rng)
+    public WanTimestepEmbedding(int freqDim, int dim, Rng? rng)
     {
         Linear1 = Child("linear_1", new Linear(freqDim, dim, true, rng));
         Linear2 = Child("linear_2", new Linear(dim, dim, true, rng));
@@ -27,7 +27,7 @@ public sealed class WanTimestepEmbedding : Module
 /// </summary>
 public sealed class WanTextProjection : Module
 {
-    public WanTextProjection(int textDim, int dim, Rng rng)
+    public WanTextProjection(int textDim, int dim, Rng? rng)
     {
         Linear1 = Child("linear_1", new Linear(textDim, dim, true, rng));
         Linear2 = Child("linear_2", new Linear(dim, dim, true, rng));
@@ -47,7 +47,7 @@ public sealed class WanTextProjection : Module
 /// </summary>
 public sealed class WanConditionEmbedder : Module
 {
-    public WanConditionEmbedder(WanTransformerConfig config, Rng rng)
+    public WanConditionEmbedder(WanTransformerConfig config, Rng? rng)
     {
         int d = config.Width;
         FreqDim = config.FreqDim;

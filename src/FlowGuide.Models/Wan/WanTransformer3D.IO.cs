@@ -24,7 +24,7 @@ public sealed partial class WanTransformer3D
         var (configPath, weightsPath) = Resolve(pathOrDir);
         var config = WanTransformerConfig.Load(configPath);
         using var checkpoint = SafeTensorsCheckpoint.Open(weightsPath);
-        var model = new WanTransformer3D(config);
+        var model = CreateEmpty(config);
         report = model.LoadStateDict(checkpoint.Names, n => checkpoint.GetInfo(n).Shape, (n, dst) => checkpoint.LoadInto(n, dst), strict);
         return model;
     }

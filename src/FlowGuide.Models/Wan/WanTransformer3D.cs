@@ -18,12 +18,14 @@ namespace FlowGuide.Models.Wan;
 public sealed partial class WanTransformer3D : Module
 {
     /// <summary>Builds a model with PyTorch-default random weights drawn from <paramref name="rng"/> (a fixed seed when null).</summary>
-    public WanTransformer3D(WanTransformerConfig config, Rng? rng = null)
+    public WanTransformer3D(WanTransformerConfig config, Rng? rng = null) : this(config, rng ?? new Rng(0), true) { }
+
+    /// <summary>rng null: every parameter zero, nothing drawn (see <see cref="CreateEmpty"/>).</summary>
+    private WanTransformer3D(WanTransformerConfig config, Rng? rng, bool _)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
         Config = config;
-        rng ??= new Rng(0);
         int d = config.Width;
         var (pt, ph, pw) = config.PatchSize;
         // Registration order gives the state-dict order: own parameter first, then children (see ExpectedParameters).
@@ -34,6 +36,12 @@ public sealed partial class WanTransformer3D : Module
             Enumerable.Range(0, config.NumLayers).Select(_ => new WanTransformerBlock(config, rng))));
         ProjOut = Child("proj_out", new Linear(d, config.OutProjDim, true, rng));
     }
+
+    /// <summary>
+    /// A model whose parameters are all zero, built without drawing random numbers: the placeholder
+    /// <see cref="Load(string, bool)"/> fills (random initialisation of the 1.3B model costs tens of seconds).
+    /// </summary>
+    public static WanTransformer3D CreateEmpty(WanTransformerConfig config) => new(config, null, true);
 
     public WanTransformerConfig Config { get; }
 

@@ -6,7 +6,7 @@ namespace FlowGuide.Models.Wan;
 /// <summary>Diffusers' <c>GELU</c> projection (<c>ffn.net.0</c>): <c>gelu_tanh(proj(x))</c>.</summary>
 public sealed class WanGeluProjection : Module
 {
-    public WanGeluProjection(int dimIn, int dimOut, Rng rng) => Proj = Child("proj", new Linear(dimIn, dimOut, true, rng));
+    public WanGeluProjection(int dimIn, int dimOut, Rng? rng) => Proj = Child("proj", new Linear(dimIn, dimOut, true, rng));
 
     public Linear Proj { get; }
 
@@ -19,11 +19,11 @@ public sealed class WanGeluProjection : Module
 /// </summary>
 public sealed class WanFeedForward : Module
 {
-    public WanFeedForward(int dim, int ffnDim, Rng rng)
+    public WanFeedForward(int dim, int ffnDim, Rng? rng)
     {
         Up = new WanGeluProjection(dim, ffnDim, rng);
         Down = new Linear(ffnDim, dim, true, rng);
-        Child("net", new ModuleList<Module>(new Module[] { Up, new Dropout(0f, rng), Down }));
+        Child("net", new ModuleList<Module>(new Module[] { Up, new Dropout(0f, rng ?? new Rng(0)), Down }));
     }
 
     public WanGeluProjection Up { get; }
@@ -44,7 +44,7 @@ public sealed class WanTransformerBlock : Module
     private readonly int _dim;
     private readonly float _eps;
 
-    public WanTransformerBlock(WanTransformerConfig config, Rng rng)
+    public WanTransformerBlock(WanTransformerConfig config, Rng? rng)
     {
         int d = config.Width;
         _dim = d;

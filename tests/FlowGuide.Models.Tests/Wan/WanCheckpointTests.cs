@@ -32,6 +32,16 @@ public class WanCheckpointTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void CreateEmptyHasTheSameParametersAllZero()
+    {
+        var empty = WanTransformer3D.CreateEmpty(WanTransformerConfig.Tiny);
+        Assert.Equal(WanTransformer3D.ExpectedParameters(WanTransformerConfig.Tiny).Select(p => p.Name), empty.NamedParameters().Select(p => p.Key));
+        // Zeros, except norm weights, which are ones in every construction (as in PyTorch).
+        Assert.All(empty.NamedParameters(), p =>
+            Assert.True(p.Value.ToArray().All(v => v == (p.Key.EndsWith("norm_q.weight") || p.Key.EndsWith("norm_k.weight") || p.Key.EndsWith("norm2.weight") ? 1f : 0f)), p.Key));
+    }
+
+    [Fact]
     public void Config13BHas825TensorsWithDiffusersShapes()
     {
         var ps = WanTransformer3D.ExpectedParameters(WanTransformerConfig.Wan21_1_3B).ToDictionary(p => p.Name, p => p.Shape);

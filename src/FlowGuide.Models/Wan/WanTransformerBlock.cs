@@ -78,16 +78,32 @@ public sealed class WanTransformerBlock : Module
         var (cShift, cScale, cGate) = (mod[3], mod[4], mod[5]);
 
         // 1. self-attention: x += gate * attn1(norm1(x) * (1 + scale) + shift)
-        var h = Modulate(Ops.LayerNorm(x, _dim, null, null, _eps), shift, scale);
-        x = Ops.Add(x, Ops.Mul(Attn1.Forward(h, null, rope), gate));
+        x = Section(x, x =>
+        {
+            var h = Modulate(Ops.LayerNorm(x, _dim, null, null, _eps), shift, scale);
+            return Ops.Add(x, Ops.Mul(Attn1.Forward(h, null, rope), gate));
+        });
 
         // 2. cross-attention: x += attn2(norm2(x), context)
-        h = Norm2 is null ? x : Norm2.Forward(x);
-        x = Ops.Add(x, Attn2.Forward(h, context));
+        x = Section(x, x => Ops.Add(x, Attn2.Forward(Norm2 is null ? x : Norm2.Forward(x), context)));
 
         // 3. feed-forward: x += c_gate * ffn(norm3(x) * (1 + c_scale) + c_shift)
-        h = Modulate(Ops.LayerNorm(x, _dim, null, null, _eps), cShift, cScale);
-        return Ops.Add(x, Ops.Mul(Ffn.Forward(h), cGate));
+        return Section(x, x =>
+        {
+            var h = Modulate(Ops.LayerNorm(x, _dim, null, null, _eps), cShift, cScale);
+            return Ops.Add(x, Ops.Mul(Ffn.Forward(h), cGate));
+        });
+    }
+
+    /// <summary>
+    /// Runs one residual section. Under no-grad it gets its own <see cref="TensorScope"/> so its intermediates (the FFN's
+    /// [B, L, ffn] tensors, attention's q/k/v) go back to the pool before the next section starts.
+    /// </summary>
+    private static Tensor Section(Tensor x, Func<Tensor, Tensor> body)
+    {
+        if (GradMode.IsEnabled) return body(x);
+        using var scope = new TensorScope();
+        return scope.Keep(body(x));
     }
 
     /// <summary>n * (1 + scale) + shift with scale, shift [B, 1, D] broadcast over the tokens.</summary>

@@ -41,6 +41,9 @@ public interface ISafeTensorsReader : IDisposable
     /// <summary>The elements of an I32 tensor, without going through float.</summary>
     int[] LoadInt32(string name);
 
+    /// <summary>The elements of an F64 tensor at full precision.</summary>
+    double[] LoadFloat64(string name);
+
     /// <summary>The elements of a BOOL tensor (any non-zero byte is true).</summary>
     bool[] LoadBool(string name);
 

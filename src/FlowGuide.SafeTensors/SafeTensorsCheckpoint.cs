@@ -264,10 +264,12 @@ public sealed class SafeTensorsCheckpoint : ISafeTensorsReader
 
     public int[] LoadInt32(string name) => Owner(name).LoadInt32(name);
 
-    /// <summary>The elements of an F64 tensor at full precision.</summary>
     public double[] LoadFloat64(string name) => Owner(name).LoadFloat64(name);
 
     public bool[] LoadBool(string name) => Owner(name).LoadBool(name);
+
+    /// <summary>The raw bytes straight from the owning shard's mapping; valid only until this checkpoint is disposed (see <see cref="SafeTensorsFile.GetRawSpan"/>).</summary>
+    public ReadOnlySpan<byte> GetRawSpan(string name) => Owner(name).GetRawSpan(name);
 
     public byte[] LoadBytes(string name) => Owner(name).LoadBytes(name);
 

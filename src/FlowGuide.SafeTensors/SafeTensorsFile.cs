@@ -126,6 +126,7 @@ public sealed unsafe class SafeTensorsFile : ISafeTensorsReader
         throw new KeyNotFoundException($"SafeTensors: '{FilePath}' has no tensor named \"{SafeTensorsHeader.Escape(name)}\" ({_tensors.Count} tensors).");
     }
 
+    /// <summary>Converts the tensor to float32 in a new pooled tensor (from <see cref="Tensor.Empty(Shape)"/>, so it joins the current <see cref="TensorScope"/>).</summary>
     public Tensor Load(string name)
     {
         var info = GetInfo(name);
@@ -179,7 +180,6 @@ public sealed unsafe class SafeTensorsFile : ISafeTensorsReader
 
     public int[] LoadInt32(string name) => LoadTyped<int>(name, DType.I32);
 
-    /// <summary>The elements of an F64 tensor at full precision.</summary>
     public double[] LoadFloat64(string name) => LoadTyped<double>(name, DType.F64);
 
     public bool[] LoadBool(string name)

@@ -61,6 +61,9 @@ public sealed class MalformedFileTests : IDisposable
     [InlineData("{/*c*/}", "not valid JSON")]
     [InlineData("{\"__metadata__\":{},}", "not valid JSON")]
     [InlineData("\0\0\0\0", "not valid JSON")]
+    [InlineData("{\"a\\uDC00\":{}}", "not valid JSON")]
+    [InlineData("{\"a\\x\":{}}", "not valid JSON")]
+    [InlineData("{\"a\":tru}", "not valid JSON")]
     public void InvalidJson(string header, string fragment) => AssertBad(header, 0, fragment);
 
     [Theory]

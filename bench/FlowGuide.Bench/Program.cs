@@ -3,7 +3,8 @@ using FlowGuide.Bench;
 using FlowGuide.Tensors;
 using FlowGuide.Tensors.Kernels;
 
-// flowguide-bench [gemm] [attention] [conv3d] [block] [memory] [--json FILE] [--threads N] [--quick]
+// flowguide-bench [gemm] [attention] [conv3d] [block] [memory] [wan13b] [--json FILE] [--threads N] [--quick]
+// ("all" runs every case but wan13b, which needs ~6 GB and minutes: name it explicitly.)
 // Runs the engine's benchmark cases; bench/side_by_side.py runs this and the NumPy/PyTorch reference in one go.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var cases = new List<string>();
@@ -32,7 +33,8 @@ foreach (var c in cases)
         "conv3d" => Cases.Conv3d(),
         "block" => Cases.Block(),
         "memory" => Cases.Memory(),
-        _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory or all)"),
+        "wan13b" => WanCases.Wan13B(quick),
+        _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory, wan13b or all)"),
     };
     foreach (var r in results) Harness.Print(r, json);
 }

@@ -3,11 +3,13 @@
 measured the same way (warm-up, then repeated runs; the median is reported), with Debian's python3-numpy
 and python3-torch. Writes one JSON object per line: Case, Impl, MedianMs, MinMs, Runs, Gflops, PeakBytes, Note.
 
-usage: /usr/bin/python3 bench/reference/torch_bench.py [gemm attention conv3d block] [--threads N] [--json FILE]
+usage: /usr/bin/python3 bench/reference/torch_bench.py [gemm attention conv3d block wan13b] [--threads N] [--json FILE]
+("all" runs every case but wan13b, which needs ~6 GB and minutes: name it explicitly.)
 """
 import argparse
 import json
 import math
+import os
 import time
 
 import numpy as np
@@ -134,6 +136,38 @@ def block():
             measure("block fwd+bwd W256 H4 FFN1024 L1280", "torch", fwd_bwd)]
 
 
+def wan13b(quick):
+    """One no-grad forward of the Wan2.1 1.3B transformer (tools/reference/wan_transformer_ref.py, random weights)
+    on a 1x16x5x32x32 latent (1,280 tokens) with 512 text tokens; PeakBytes is the process's peak RSS."""
+    import resource
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "reference"))
+    import wan_transformer_ref as wan
+
+    t0 = time.perf_counter()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        model = wan.WanTransformerRef(wan.WAN21_1_3B).eval()
+    init_s = time.perf_counter() - t0
+    latent = torch.randn(1, 16, 5, 32, 32)
+    t = torch.tensor([500.0])
+    text = torch.randn(1, 512, 4096)
+
+    def fwd():
+        with torch.no_grad():
+            model(latent, t, text)
+
+    d, l, lt, ffn = 1536.0, 1280.0, 512.0, 8960.0  # same count as WanCases.ForwardFlops
+    block = 2 * (4 * l * d * d + 2 * l * l * d + 2 * l * d * d + 2 * lt * d * d + 2 * l * lt * d + 2 * l * d * ffn)
+    flops = 30 * block + 2 * (lt * 4096 * d + lt * d * d + l * d * 64 + l * d * 64)
+    cpu0 = time.process_time()
+    r = measure("wan2.1-1.3B fwd 1x16x5x32x32 text512", "torch", fwd, flops, warmup=1, min_runs=1 if quick else 3, min_seconds=0)
+    cpu = (time.process_time() - cpu0) / (r["Runs"] + 1)  # CPU seconds per forward, warm-up included
+    r["PeakBytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    r["Note"] = f"(cpu {cpu:.1f} s/forward; PeakBytes = process peak RSS; weights built in {init_s:.1f} s)"
+    return [r]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("cases", nargs="*")
@@ -146,10 +180,16 @@ def main():
     sink = open(args.json, "w") if args.json else None
     print(f"reference: numpy {np.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     for c in cases:
-        results = gemm(args.quick) if c == "gemm" else {"attention": attention, "conv3d": conv3d, "block": block}.get(c, lambda: [])()
+        if c == "gemm":
+            results = gemm(args.quick)
+        elif c == "wan13b":
+            results = wan13b(args.quick)
+        else:
+            results = {"attention": attention, "conv3d": conv3d, "block": block}.get(c, lambda: [])()
         for r in results:
             rate = f"{r['Gflops']:8.1f} GFLOP/s" if r["Gflops"] else ""
-            print(f"{r['Case']:<40} {r['Impl']:<18} median {r['MedianMs']:9.2f} ms  min {r['MinMs']:9.2f} ms  {rate}")
+            mem = f"  peak {r['PeakBytes'] / 1048576:.0f} MiB" if r.get("PeakBytes") else ""
+            print(f"{r['Case']:<40} {r['Impl']:<18} median {r['MedianMs']:9.2f} ms  min {r['MinMs']:9.2f} ms  {rate}{mem} {r['Note']}")
             if sink:
                 sink.write(json.dumps(r) + "\n")
     if sink:

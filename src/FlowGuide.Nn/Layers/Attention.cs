@@ -10,7 +10,7 @@ namespace FlowGuide.Nn;
 /// </summary>
 public sealed class MultiHeadAttention : Module
 {
-    public MultiHeadAttention(int dim, int heads, Rng rng, int? contextDim = null, bool qkNorm = false, float eps = 1e-6f, bool bias = true)
+    public MultiHeadAttention(int dim, int heads, Rng? rng, int? contextDim = null, bool qkNorm = false, float eps = 1e-6f, bool bias = true)
     {
         if (heads <= 0 || dim % heads != 0) throw new ArgumentException($"MultiHeadAttention: width {dim} is not divisible by {heads} heads.");
         Heads = heads;

@@ -8,10 +8,10 @@ public sealed class Conv2d : Module
     private readonly int[] _stride, _dilation;
     private readonly (int Before, int After)[] _padding;
 
-    public Conv2d(int inChannels, int outChannels, int kernel, Rng rng, int stride = 1, int padding = 0, int dilation = 1, int groups = 1, bool bias = true)
+    public Conv2d(int inChannels, int outChannels, int kernel, Rng? rng, int stride = 1, int padding = 0, int dilation = 1, int groups = 1, bool bias = true)
         : this(inChannels, outChannels, new[] { kernel, kernel }, rng, new[] { stride, stride }, new[] { (padding, padding), (padding, padding) }, new[] { dilation, dilation }, groups, bias) { }
 
-    public Conv2d(int inChannels, int outChannels, int[] kernel, Rng rng, int[] stride, (int Before, int After)[] padding, int[] dilation, int groups = 1, bool bias = true)
+    public Conv2d(int inChannels, int outChannels, int[] kernel, Rng? rng, int[] stride, (int Before, int After)[] padding, int[] dilation, int groups = 1, bool bias = true)
     {
         ConvChecks.Validate("Conv2d", inChannels, outChannels, groups, kernel, 2);
         int fanIn = inChannels / groups * kernel[0] * kernel[1];
@@ -36,7 +36,7 @@ public sealed class Conv3d : Module
     private readonly int[] _stride, _dilation;
     private readonly (int Before, int After)[] _padding;
 
-    public Conv3d(int inChannels, int outChannels, int[] kernel, Rng rng, int[]? stride = null, int[]? padding = null, bool causal = false, int[]? dilation = null, int groups = 1, bool bias = true)
+    public Conv3d(int inChannels, int outChannels, int[] kernel, Rng? rng, int[]? stride = null, int[]? padding = null, bool causal = false, int[]? dilation = null, int groups = 1, bool bias = true)
     {
         ConvChecks.Validate("Conv3d", inChannels, outChannels, groups, kernel, 3);
         stride ??= new[] { 1, 1, 1 };

@@ -5,7 +5,7 @@ namespace FlowGuide.Nn;
 /// <summary>y = x W^T + b with weight [out, in] (PyTorch layout, so checkpoints load as they are).</summary>
 public sealed class Linear : Module
 {
-    public Linear(int inFeatures, int outFeatures, bool bias, Rng rng)
+    public Linear(int inFeatures, int outFeatures, bool bias, Rng? rng)
     {
         if (inFeatures <= 0 || outFeatures <= 0) throw new ArgumentException($"Linear: features must be positive, got in={inFeatures}, out={outFeatures}.");
         InFeatures = inFeatures;
@@ -25,7 +25,7 @@ public sealed class Linear : Module
 /// <summary>A lookup table [count, dim] initialised N(0, 1); rows are gathered by id and their gradient scatter-added.</summary>
 public sealed class Embedding : Module
 {
-    public Embedding(int count, int dim, Rng rng)
+    public Embedding(int count, int dim, Rng? rng)
     {
         if (count <= 0 || dim <= 0) throw new ArgumentException($"Embedding: count and dim must be positive, got {count}, {dim}.");
         Weight = Parameter("weight", Init.Normal(rng, 1f, count, dim));

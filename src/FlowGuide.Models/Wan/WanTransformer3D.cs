@@ -16,7 +16,7 @@ namespace FlowGuide.Models.Wan;
 /// set <see cref="GradientCheckpointing"/> to keep only each block's input and recompute the block during backward
 /// (what guidance needs to differentiate through 30 layers with respect to the latent).
 /// </remarks>
-public sealed partial class WanTransformer3D : Module
+public sealed partial class WanTransformer3D : Module, IVelocityModel
 {
     /// <summary>Builds a model with PyTorch-default random weights drawn from <paramref name="rng"/> (a fixed seed when null).</summary>
     public WanTransformer3D(WanTransformerConfig config, Rng? rng = null) : this(config, rng ?? new Rng(0), true) { }

@@ -12,7 +12,7 @@ namespace FlowGuide.Models.Wan;
 /// gradients memory is bounded by one chunk. With gradients on, the chunks stay linked through the cache and the whole
 /// decode is differentiable.
 /// </summary>
-public sealed partial class WanVae : Module
+public sealed partial class WanVae : Module, IVideoAutoencoder
 {
     private readonly Tensor _mean, _std; // [1, z, 1, 1, 1]
 
@@ -35,6 +35,12 @@ public sealed partial class WanVae : Module
     public Conv3d QuantConv { get; }
     public Conv3d PostQuantConv { get; }
     public WanVaeDecoder Decoder { get; }
+
+    int IVideoDecoder.LatentChannels => Config.ZDim;
+    int IVideoDecoder.TemporalFactor => Config.TemporalFactor;
+    int IVideoDecoder.SpatialFactor => Config.SpatialFactor;
+    Tensor IVideoDecoder.Decode(Tensor latent) => Decode(latent);
+    Tensor IVideoAutoencoder.Encode(Tensor video) => Encode(video);
 
     /// <summary>Raw latent z -> model space (z - mean) / std, per channel.</summary>
     public Tensor Normalize(Tensor z) => z.Sub(_mean).Div(_std);

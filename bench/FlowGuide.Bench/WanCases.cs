@@ -46,6 +46,37 @@ public static class WanCases
         };
     }
 
+    /// <summary>
+    /// One sampling step of the small shipped configuration (<see cref="WanTransformerConfig.Small"/>): a 17-frame 64x64
+    /// video's latent [1, 16, 5, 16, 16] (320 tokens), 32 text tokens, CFG as one batch of two (conditional and
+    /// unconditional), the guidance combination and an Euler update.
+    /// </summary>
+    public static IEnumerable<BenchResult> SmallStep()
+    {
+        var config = WanTransformerConfig.Small;
+        var model = new WanTransformer3D(config, new Rng(0));
+        model.Freeze();
+        var rng = new Rng(1);
+        var latent = Tensor.Randn(rng, 1, 16, 5, 16, 16);
+        var context = Tensor.Randn(rng, 2, 32, config.TextDim); // [cond; uncond]
+        var t = Tensor.FromArray(new[] { 500f, 500f }, 2);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        BufferPool.ResetPeak();
+        long start = BufferPool.LiveBytes;
+        var r = Harness.Measure("small step CFG 1x16x5x16x16 text32", "flowguide", () =>
+        {
+            using var noGrad = GradMode.NoGrad();
+            using var scope = new TensorScope();
+            var v = model.Forward(Ops.Concat(new[] { latent, latent }, 0), t, context); // [2, 16, 5, 16, 16]
+            var vc = Ops.Narrow(v, 0, 0, 1);
+            var vu = Ops.Narrow(v, 0, 1, 1);
+            var guided = vu + (vc - vu) * 5f;
+            _ = latent + guided * -0.02f;
+        });
+        yield return r with { PeakBytes = BufferPool.PeakLiveBytes - start, Note = "(peak live tensor bytes above weights and inputs)" };
+    }
+
     /// <summary>Multiply-add FLOPs (x2) of the GEMMs and attention products of one forward.</summary>
     internal static double ForwardFlops(WanTransformerConfig c, int tokens, int textTokens)
     {

@@ -168,6 +168,31 @@ def wan13b(quick):
     return [r]
 
 
+def smallstep():
+    """One sampling step of the small shipped config (4 heads x 64, FFN 1024, 6 layers, text 256): CFG as a batch of
+    two on a [1, 16, 5, 16, 16] latent with 32 text tokens, the guidance combination and an Euler update."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "reference"))
+    import wan_transformer_ref as wan
+
+    torch.manual_seed(0)
+    cfg = dict(wan.BASE, num_attention_heads=4, attention_head_dim=64, ffn_dim=1024, num_layers=6, text_dim=256)
+    with torch.no_grad():
+        model = wan.WanTransformerRef(cfg).eval()
+    latent = torch.randn(1, 16, 5, 16, 16)
+    context = torch.randn(2, 32, 256)
+    t = torch.tensor([500.0, 500.0])
+
+    def step():
+        with torch.no_grad():
+            v = model(torch.cat([latent, latent]), t, context)
+            vc, vu = v[:1], v[1:]
+            guided = vu + (vc - vu) * 5.0
+            _ = latent + guided * -0.02
+
+    return [measure("small step CFG 1x16x5x16x16 text32", "torch", step)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("cases", nargs="*")
@@ -176,7 +201,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cases = args.cases if args.cases and "all" not in args.cases else ["gemm", "attention", "conv3d", "block"]
+    cases = args.cases if args.cases and "all" not in args.cases else ["gemm", "attention", "conv3d", "block", "smallstep"]
     sink = open(args.json, "w") if args.json else None
     print(f"reference: numpy {np.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     for c in cases:
@@ -185,7 +210,7 @@ def main():
         elif c == "wan13b":
             results = wan13b(args.quick)
         else:
-            results = {"attention": attention, "conv3d": conv3d, "block": block}.get(c, lambda: [])()
+            results = {"attention": attention, "conv3d": conv3d, "block": block, "smallstep": smallstep}.get(c, lambda: [])()
         for r in results:
             rate = f"{r['Gflops']:8.1f} GFLOP/s" if r["Gflops"] else ""
             mem = f"  peak {r['PeakBytes'] / 1048576:.0f} MiB" if r.get("PeakBytes") else ""

@@ -67,6 +67,48 @@ public class WanCheckpointTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void Synthetic13BCheckpointWithAll825KeysLoadsStrictly()
+    {
+        // The real 1.3B layout: 825 BF16 tensors, 1.42B values, a 2.8 GB file written raw (no float model on the writing
+        // side), then loaded strictly into a 5.7 GB float32 model. Values are random bf16 bit patterns in a sane range.
+        var config = WanTransformerConfig.Wan21_1_3B;
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        using var dir = new WanTestUtil.TempDir();
+        var rng = new Rng(825);
+        var entries = new List<SafeTensorsEntry>();
+        var probes = new Dictionary<string, ushort>();
+        foreach (var (name, shape) in WanTransformer3D.ExpectedParameters(config))
+        {
+            long n = 1;
+            foreach (var d in shape) n *= d;
+            var bytes = new byte[2 * n];
+            for (long i = 0; i < n; i++)
+            {
+                // sign, exponent 2^-8..2^-1, 7 random mantissa bits: finite, never NaN
+                uint r = rng.NextUInt32();
+                ushort bits = (ushort)((r & 0x8000) | ((0x77 + (r >> 16) % 8) << 7) | (r & 0x7F));
+                bytes[2 * i] = (byte)bits;
+                bytes[2 * i + 1] = (byte)(bits >> 8);
+            }
+            probes[name] = (ushort)(bytes[bytes.Length - 2] | bytes[bytes.Length - 1] << 8);
+            entries.Add(SafeTensorsEntry.FromBytes(name, DType.BF16, new Shape(shape), bytes));
+        }
+        Assert.Equal(825, entries.Count);
+        config.Save(System.IO.Path.Combine(dir.Path, "config.json"));
+        SafeTensorsWriter.Write(System.IO.Path.Combine(dir.Path, "diffusion_pytorch_model.safetensors"), entries);
+        double writeS = sw.Elapsed.TotalSeconds;
+        entries.Clear();
+
+        var model = WanTransformer3D.Load(dir.Path, out var report);
+        Assert.True(report.IsExact, report.ToString());
+        Assert.Equal(1_418_996_800L, model.ParameterCount);
+        var state = model.StateDict();
+        foreach (var (name, bits) in probes)
+            Assert.Equal(DTypeConvert.BFloat16BitsToFloat(bits), state[name].Span[^1]);
+        log.WriteLine($"825-key 1.3B BF16 checkpoint: written in {writeS:F1} s, strict load + checks in {sw.Elapsed.TotalSeconds - writeS:F1} s");
+    }
+
+    [Fact]
     public void FullWidthOneLayer13BRoundTripsThroughBf16()
     {
         // The 1.3B widths (text 4096, D 1536, FFN 8960) with one block: ~72M floats, a 144 MB BF16 file.

@@ -94,6 +94,22 @@ public static class TestUtil
         }
     }
 
+    /// <summary>
+    /// Checks that a linear op's backward is the exact transpose of its forward: &lt;f(x), g&gt; == &lt;x, f^T(g)&gt; for a
+    /// random g (accumulated in double). Catches a backward that drops or double-counts contributions at any size.
+    /// </summary>
+    public static void AssertAdjoint(Func<Tensor, Tensor> f, Tensor x, int seed)
+    {
+        var leaf = Leaf(x.Clone());
+        var y = f(leaf);
+        var g = Randn(seed, y.Shape.ToArray());
+        var gx = Autograd.Grad(Ops.Sum(y * g), new[] { leaf })[0];
+        double lhs = 0, rhs = 0;
+        for (int i = 0; i < y.Numel; i++) lhs += (double)y.Span[i] * g.Span[i];
+        for (int i = 0; i < x.Numel; i++) rhs += (double)x.Span[i] * gx.Span[i];
+        Assert.True(Math.Abs(lhs - rhs) <= 1e-4 * (1 + Math.Abs(lhs)), $"adjoint: {lhs} vs {rhs}");
+    }
+
     public static Tensor Leaf(Tensor t)
     {
         t.RequiresGrad = true;

@@ -58,6 +58,19 @@ public class AutogradTests
     }
 
     [Fact]
+    public void LeavesNeverShareAGradientTensor()
+    {
+        var a = Leaf(Randn(1, 4));
+        var b = Leaf(Randn(2, 4));
+        var g = Randn(3, 4);
+        (a + b).Backward(g);
+        Assert.NotSame(a.Grad, b.Grad);
+        Assert.NotSame(g, a.Grad);
+        a.Grad!.Span[0] = 100f; // an in-place edit (as gradient clipping does) must not reach b
+        Assert.Equal(g.Span[0], b.Grad!.Span[0]);
+    }
+
+    [Fact]
     public void DiamondGraphSumsBothPaths()
     {
         var a = Leaf(Tensor.FromArray(new[] { 2f }, 1));

@@ -42,7 +42,9 @@ public static class Autograd
         var ctx = new PassContext
         {
             IsTarget = t => t.IsLeaf && t.RequiresGrad,
-            OnTargetGrad = (t, g) => t.Grad = t.Grad is null ? g : Accumulate(t.Grad, g),
+            // A first gradient is cloned: ops pass gradients through by reference (Add gives both inputs the same tensor),
+            // and two leaves must never share a Grad that a user then scales in place (gradient clipping).
+            OnTargetGrad = (t, g) => t.Grad = t.Grad is null ? g.Clone() : Accumulate(t.Grad, g),
         };
         Run(new[] { output }, new[] { SeedGrad(output, gradOutput, "Backward") }, ctx, retainGraph);
     }

@@ -37,7 +37,8 @@ internal static class FlowEstimators
     {
         if (!File.Exists(weightsPath))
             throw new FileNotFoundException($"learned flow weights not found: '{weightsPath}' is missing (train them with 'flowguide train flow', or pass --weights PATH or use --method classical).", weightsPath);
-        throw new NotSupportedException("the learned estimator is not built into this version.");
+        var model = RaftSmall.Load(weightsPath);
+        return (a, b) => model.Estimate(a, b);
     }
 
     /// <summary>

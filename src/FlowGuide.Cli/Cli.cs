@@ -14,6 +14,7 @@ public static class Cli
         new InfoCommand(),
         new FlowCommand(),
         new FlowEvalCommand(),
+        new TrainFlowCommand(),
     };
 
     public static int Run(string[] argv, TextWriter output, TextWriter error, CancellationToken cancel = default)

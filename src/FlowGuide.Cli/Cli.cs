@@ -12,6 +12,9 @@ public static class Cli
     public static IReadOnlyList<Command> Commands { get; } = new Command[]
     {
         new InfoCommand(),
+        new FlowCommand(),
+        new FlowEvalCommand(),
+        new TrainFlowCommand(),
     };
 
     public static int Run(string[] argv, TextWriter output, TextWriter error, CancellationToken cancel = default)

@@ -1,0 +1,93 @@
+using FlowGuide.Nn;
+using FlowGuide.Tensors;
+
+namespace FlowGuide.Models.Flow;
+
+/// <summary>
+/// Three stride-2 stages (7x7 then 3x3 convolutions with ReLU) to 1/8 resolution, a 3x3 refinement, and a 1x1
+/// projection to the requested output channels. Used both as feature encoder (fnet) and context encoder (cnet).
+/// </summary>
+public sealed class RaftEncoder : Module
+{
+    private readonly Conv2d _conv1, _conv2, _conv3, _conv4, _out;
+
+    public RaftEncoder(int[] channels, int outDim, Rng rng)
+    {
+        _conv1 = Child("conv1", new Conv2d(3, channels[0], 7, rng, stride: 2, padding: 3));
+        _conv2 = Child("conv2", new Conv2d(channels[0], channels[1], 3, rng, stride: 2, padding: 1));
+        _conv3 = Child("conv3", new Conv2d(channels[1], channels[2], 3, rng, stride: 2, padding: 1));
+        _conv4 = Child("conv4", new Conv2d(channels[2], channels[2], 3, rng, padding: 1));
+        _out = Child("out", new Conv2d(channels[2], outDim, 1, rng));
+    }
+
+    /// <summary>[N, 3, H, W] to [N, outDim, H/8, W/8].</summary>
+    public Tensor Forward(Tensor x)
+    {
+        x = _conv1.Forward(x).Relu();              // [N, c0, H/2, W/2]
+        x = _conv2.Forward(x).Relu();              // [N, c1, H/4, W/4]
+        x = _conv3.Forward(x).Relu();              // [N, c2, H/8, W/8]
+        x = x.Add(_conv4.Forward(x).Relu());       // residual refinement
+        return _out.Forward(x);
+    }
+}
+
+/// <summary>Encodes the looked-up correlation and the current flow into <c>MotionDim</c> channels (the last two are the flow itself).</summary>
+public sealed class RaftMotionEncoder : Module
+{
+    private readonly Conv2d _convc1, _convc2, _convf1, _convf2, _conv;
+
+    public RaftMotionEncoder(RaftSmallConfig c, Rng rng)
+    {
+        int cc = Math.Max(8, c.MotionDim), fc = Math.Max(4, c.MotionDim / 4);
+        _convc1 = Child("convc1", new Conv2d(c.CorrChannels, cc, 1, rng));
+        _convc2 = Child("convc2", new Conv2d(cc, cc * 3 / 4, 3, rng, padding: 1));
+        _convf1 = Child("convf1", new Conv2d(2, fc * 2, 7, rng, padding: 3));
+        _convf2 = Child("convf2", new Conv2d(fc * 2, fc, 3, rng, padding: 1));
+        _conv = Child("conv", new Conv2d(cc * 3 / 4 + fc, c.MotionDim - 2, 3, rng, padding: 1));
+    }
+
+    public Tensor Forward(Tensor corr, Tensor flow)
+    {
+        var c = _convc2.Forward(_convc1.Forward(corr).Relu()).Relu();
+        var f = _convf2.Forward(_convf1.Forward(flow).Relu()).Relu();
+        var m = _conv.Forward(Ops.Concat(new[] { c, f }, 1)).Relu();
+        return Ops.Concat(new[] { m, flow }, 1); // [N, MotionDim, h, w]
+    }
+}
+
+/// <summary>Convolutional GRU: z, r gates and candidate from 3x3 convolutions of [h, x].</summary>
+public sealed class ConvGru : Module
+{
+    private readonly Conv2d _convz, _convr, _convq;
+
+    public ConvGru(int hidden, int input, Rng rng)
+    {
+        _convz = Child("convz", new Conv2d(hidden + input, hidden, 3, rng, padding: 1));
+        _convr = Child("convr", new Conv2d(hidden + input, hidden, 3, rng, padding: 1));
+        _convq = Child("convq", new Conv2d(hidden + input, hidden, 3, rng, padding: 1));
+    }
+
+    /// <summary>h' = (1 - z) h + z tanh(convq([r h, x])).</summary>
+    public Tensor Forward(Tensor h, Tensor x)
+    {
+        var hx = Ops.Concat(new[] { h, x }, 1);
+        var z = _convz.Forward(hx).Sigmoid();
+        var r = _convr.Forward(hx).Sigmoid();
+        var q = _convq.Forward(Ops.Concat(new[] { r.Mul(h), x }, 1)).Tanh();
+        return h.Add(z.Mul(q.Sub(h)));
+    }
+}
+
+/// <summary>Two 3x3 convolutions with a ReLU between: the flow head (2 outputs) and the upsampling-mask head (9 x 64 outputs).</summary>
+public sealed class RaftHead : Module
+{
+    private readonly Conv2d _conv1, _conv2;
+
+    public RaftHead(int input, int hidden, int output, int secondKernel, Rng rng)
+    {
+        _conv1 = Child("conv1", new Conv2d(input, hidden, 3, rng, padding: 1));
+        _conv2 = Child("conv2", new Conv2d(hidden, output, secondKernel, rng, padding: secondKernel / 2));
+    }
+
+    public Tensor Forward(Tensor x) => _conv2.Forward(_conv1.Forward(x).Relu());
+}

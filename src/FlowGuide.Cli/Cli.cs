@@ -12,6 +12,7 @@ public static class Cli
     public static IReadOnlyList<Command> Commands { get; } = new Command[]
     {
         new InfoCommand(),
+        new GenerateCommand(),
     };
 
     public static int Run(string[] argv, TextWriter output, TextWriter error, CancellationToken cancel = default)

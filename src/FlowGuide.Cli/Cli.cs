@@ -13,6 +13,8 @@ public static class Cli
     {
         new InfoCommand(),
         new GenerateCommand(),
+        new TrainVaeCommand(),
+        new TrainDitCommand(),
     };
 
     public static int Run(string[] argv, TextWriter output, TextWriter error, CancellationToken cancel = default)

@@ -15,6 +15,9 @@ public static class Cli
         new FlowCommand(),
         new FlowEvalCommand(),
         new TrainFlowCommand(),
+        new GenerateCommand(),
+        new TrainVaeCommand(),
+        new TrainDitCommand(),
     };
 
     public static int Run(string[] argv, TextWriter output, TextWriter error, CancellationToken cancel = default)

@@ -1,0 +1,231 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using FlowGuide.Models.Text;
+using FlowGuide.Models.Wan;
+using FlowGuide.Nn;
+using FlowGuide.Sampling;
+using FlowGuide.Tensors;
+using FlowGuide.Training.World;
+
+namespace FlowGuide.Training;
+
+/// <summary>Settings of <see cref="DitTrainer"/> (see <see cref="TrainerOptions"/> for the shared ones).</summary>
+public sealed record DitTrainingOptions : TrainerOptions
+{
+    /// <summary>The trained VAE (a folder written by <see cref="VaeTrainer"/>, e.g. OUT/vae); frozen.</summary>
+    public required string VaeDirectory { get; init; }
+    public WanTransformerConfig Model { get; init; } = WanTransformerConfig.Small;
+    public WordTextEncoderConfig TextEncoder { get; init; } = WordTextEncoderConfig.Small;
+    /// <summary>Probability of training on the empty prompt (zero context) instead of the caption: teaches the unconditional velocity CFG needs.</summary>
+    public float CaptionDropout { get; init; } = 0.1f;
+    /// <summary>Where encoded latents are cached per clip seed (default OUT/latents); null keeps them in memory only.</summary>
+    public string? LatentCacheDirectory { get; init; }
+    /// <summary>Noise levels t at which validation loss is measured (fixed eps per clip and t).</summary>
+    public double[] ValidationTimesteps { get; init; } = { 0.1, 0.3, 0.5, 0.7, 0.9 };
+    /// <summary>Sampling defaults written into the exported model_index.json.</summary>
+    public ModelDefaults Defaults { get; init; } = new();
+
+    public override void Validate()
+    {
+        base.Validate();
+        Model.Validate();
+        if (string.IsNullOrWhiteSpace(VaeDirectory)) throw new ArgumentException("DitTrainer: the VAE folder is empty.");
+        if (CaptionDropout is < 0 or > 1) throw new ArgumentException($"DitTrainer: caption dropout must be in [0, 1], got {CaptionDropout}.");
+        if (Model.TextDim != TextEncoder.Width)
+            throw new ArgumentException($"DitTrainer: transformer text_dim {Model.TextDim} differs from the text encoder width {TextEncoder.Width}.");
+        if (ValidationTimesteps.Length == 0 || ValidationTimesteps.Any(t => !(t > 0 && t < 1)))
+            throw new ArgumentException("DitTrainer: validation timesteps must be a non-empty list of values in (0, 1).");
+    }
+}
+
+/// <summary>
+/// The transformer and the text encoder trained together as one module (children "transformer" and "text_encoder"),
+/// so one optimiser, one EMA and one checkpoint cover both.
+/// </summary>
+public sealed class DitTrainingModule : Module
+{
+    public DitTrainingModule(WanTransformerConfig model, WordTextEncoderConfig text, Rng rng)
+    {
+        Transformer = Child("transformer", new WanTransformer3D(model, rng));
+        TextEncoder = Child("text_encoder", new WordTextEncoder(text, new Vocabulary(CaptionGrammar.Vocabulary), rng));
+    }
+
+    public WanTransformer3D Transformer { get; }
+    public WordTextEncoder TextEncoder { get; }
+}
+
+/// <summary>
+/// Trains the text-to-video transformer with flow matching on motion-world clips encoded by a frozen trained VAE:
+/// t = sigmoid(n), n ~ N(0, 1) (logit-normal), z_t = (1 - t)·z0 + t·eps, loss = mean ||v(z_t, 1000·t, text) - (eps - z0)||².
+/// With probability <see cref="DitTrainingOptions.CaptionDropout"/> the caption is replaced by the empty prompt, whose
+/// encoding is all zeros — the same context <c>flowguide generate</c> uses for its unconditional pass.
+/// </summary>
+/// <remarks>
+/// The word-level text encoder is trained jointly rather than kept frozen at random weights: its closed vocabulary
+/// carries no pretrained meaning, a random encoder's layers mix words by chance and cannot make "left" and "right"
+/// more separable than its random embeddings happen to be, and its cost is negligible (at most 32 tokens against 320
+/// video tokens). Latents are the posterior means of the VAE, cached per clip seed (the clip pool is cycled), so
+/// after the first epoch a step no longer renders or encodes.
+/// </remarks>
+public static class DitTrainer
+{
+    public const string ExportFolder = "model";
+
+    public static TrainingResult Train(DitTrainingOptions options, TextWriter? log = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        log ??= TextWriter.Null;
+        var vae = WanVae.Load(options.VaeDirectory);
+        vae.Freeze();
+        vae.Eval();
+        if (vae.Config.ZDim != options.Model.InChannels || vae.Config.ZDim != options.Model.OutChannels)
+            throw new ArgumentException($"DitTrainer: the VAE has {vae.Config.ZDim} latent channels, the transformer {options.Model.InChannels}->{options.Model.OutChannels}.");
+        var latents = new LatentCache(vae, options);
+
+        var module = new DitTrainingModule(options.Model, options.TextEncoder, new Rng(options.Seed));
+        module.Train();
+        var loop = new TrainingLoop("dit", module, options, log);
+        var evalModule = new DitTrainingModule(options.Model, options.TextEncoder, new Rng(0));
+        evalModule.Freeze();
+        evalModule.Eval();
+        var valClips = Enumerable.Range(0, options.ValidationClips).Select(i => (long)i).ToArray();
+
+        var (losses, val, sps) = loop.Run(step =>
+        {
+            var z0s = new List<Tensor>();
+            var contexts = new List<Tensor>();
+            for (int b = 0; b < options.BatchSize; b++)
+            {
+                long index = options.ClipIndex(step, b);
+                z0s.Add(latents.Get(index, WorldSplit.Train));
+                bool drop = loop.Rng.Uniform() < options.CaptionDropout;
+                contexts.Add(module.TextEncoder.Encode(drop ? "" : latents.Caption(index, WorldSplit.Train)));
+            }
+            var z0 = Cat(z0s);                                                         // [B, C, F', H', W']
+            var ctx = Cat(contexts);                                                   // [B, L, D]
+            var t = new float[options.BatchSize];
+            for (int b = 0; b < t.Length; b++) t[b] = 1f / (1f + MathF.Exp(-loop.Rng.Normal()));
+            var eps = Tensor.Randn(loop.Rng, z0.Shape.ToArray());
+            var loss = FlowLoss(module.Transformer, z0, eps, t, ctx);
+            return new StepLoss(loss);
+        }, () =>
+        {
+            loop.Ema.CopyTo(evalModule);
+            var perT = Validate(evalModule, latents, valClips, options.ValidationTimesteps);
+            double mean = perT.Average();
+            return (mean, TrainingLoop.Invariant($"loss {mean:F5} (EMA; at t = {string.Join(", ", options.ValidationTimesteps.Zip(perT, (tt, l) => $"{tt:0.##}: {l:F4}"))})"));
+        }, cancel);
+
+        string? export = null;
+        if (loop.Step >= options.Steps)
+        {
+            loop.Ema.CopyTo(evalModule);
+            export = Path.Combine(options.OutputDirectory, ExportFolder);
+            ShippedModel.Save(export, evalModule.Transformer, vae, evalModule.TextEncoder,
+                options.Defaults with { Frames = options.Frames, Height = options.Height, Width = options.Width });
+            log.WriteLine($"dit: exported EMA weights to {export}");
+        }
+        return new TrainingResult(loop.Step, loop.Step >= options.Steps, losses, val, sps, export);
+    }
+
+    /// <summary>
+    /// The flow-matching loss: z_t = (1 - t)·z0 + t·eps per batch item, target eps - z0, timestep 1000·t,
+    /// mean squared error over all elements.
+    /// </summary>
+    public static Tensor FlowLoss(WanTransformer3D model, Tensor z0, Tensor eps, float[] t, Tensor context)
+    {
+        int b = z0.Size(0);
+        var tt = Tensor.FromArray(t, b, 1, 1, 1, 1);                                  // [B, 1, 1, 1, 1]
+        var zt = Ops.Add(Ops.Mul(z0, tt.MulScalar(-1f).AddScalar(1f)), Ops.Mul(eps, tt));
+        var target = Ops.Sub(eps, z0);
+        var timestep = Tensor.FromArray(t.Select(v => v * 1000f).ToArray(), b);       // [B]
+        var v = model.Forward(zt, timestep, context);
+        return Ops.Sub(v, target).Square().Mean();
+    }
+
+    /// <summary>Mean validation loss per t (fixed eps per clip and t, full captions), no gradients.</summary>
+    public static double[] Validate(DitTrainingModule model, LatentCache latents, IReadOnlyList<long> clips, IReadOnlyList<double> timesteps)
+    {
+        var result = new double[timesteps.Count];
+        using var _ = GradMode.NoGrad();
+        for (int k = 0; k < timesteps.Count; k++)
+        {
+            foreach (var i in clips)
+            {
+                using var scope = new TensorScope();
+                var z0 = latents.Get(i, WorldSplit.Validation);
+                var rng = new Rng(0x5EED0000UL + (ulong)i * 131 + (ulong)k);
+                var eps = Tensor.Randn(rng, z0.Shape.ToArray());
+                var ctx = model.TextEncoder.Encode(latents.Caption(i, WorldSplit.Validation));
+                result[k] += FlowLoss(model.Transformer, z0, eps, new[] { (float)timesteps[k] }, ctx).Item();
+            }
+            result[k] /= clips.Count;
+        }
+        return result;
+    }
+
+    private static Tensor Cat(List<Tensor> xs) => xs.Count == 1 ? xs[0] : Ops.Concat(xs, 0);
+}
+
+/// <summary>
+/// Model-space VAE latents (posterior means) of world clips, keyed by clip seed: kept in memory as arrays and, when a
+/// folder is given, on disk under a subfolder named by the VAE weights' hash, so a changed VAE never reuses stale latents.
+/// </summary>
+public sealed class LatentCache
+{
+    private readonly WanVae _vae;
+    private readonly TrainerOptions _o;
+    private readonly string? _dir;
+    private readonly Dictionary<long, float[]> _memory = new();
+    private readonly int[] _shape;
+
+    public LatentCache(WanVae vae, DitTrainingOptions options)
+    {
+        _vae = vae;
+        _o = options;
+        var c = vae.Config;
+        if ((options.Frames - 1) % c.TemporalFactor != 0 || options.Height % c.SpatialFactor != 0 || options.Width % c.SpatialFactor != 0)
+            throw new ArgumentException($"DitTrainer: clips of {options.Frames}x{options.Height}x{options.Width} do not fit the VAE ({c.TemporalFactor}k+1 frames, sizes multiple of {c.SpatialFactor}).");
+        _shape = new[] { 1, c.ZDim, c.LatentFrames(options.Frames), options.Height / c.SpatialFactor, options.Width / c.SpatialFactor };
+        var root = options.LatentCacheDirectory ?? Path.Combine(options.OutputDirectory, "latents");
+        using var sha = SHA256.Create();
+        using (var f = File.OpenRead(Path.Combine(options.VaeDirectory, WanVae.WeightsFileName)))
+            _dir = Path.Combine(root, $"{Convert.ToHexString(sha.ComputeHash(f))[..16]}-{options.Frames}x{options.Height}x{options.Width}");
+        Directory.CreateDirectory(_dir);
+    }
+
+    /// <summary>Caption of a clip (from its spec; nothing is rendered).</summary>
+    public string Caption(long index, WorldSplit split) =>
+        CaptionGrammar.Describe(MotionWorld.Sample(index, split, _o.Frames, _o.Width, _o.Height));
+
+    /// <summary>Latent [1, z, F', H', W'] of a clip, from memory, disk, or by rendering and encoding it.</summary>
+    public Tensor Get(long index, WorldSplit split)
+    {
+        long seed = MotionWorld.SeedOf(index, split);
+        if (!_memory.TryGetValue(seed, out var data))
+        {
+            var file = _dir is null ? null : Path.Combine(_dir, $"{seed}.f32");
+            int n = _shape.Aggregate(1, (a, b) => a * b);
+            if (file is not null && File.Exists(file) && new FileInfo(file).Length == 4L * n)
+                data = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(file)).ToArray();
+            else
+            {
+                using (GradMode.NoGrad())
+                using (var scope = new TensorScope())
+                {
+                    var clip = MotionWorld.Generate(index, split, _o.Frames, _o.Width, _o.Height).Video;
+                    data = _vae.Encode(VaeTrainer.Batch(clip)).ToArray();
+                }
+                if (file is not null)
+                {
+                    var tmp = file + ".tmp";
+                    File.WriteAllBytes(tmp, MemoryMarshal.AsBytes(data.AsSpan()).ToArray());
+                    File.Move(tmp, file, overwrite: true);
+                }
+            }
+            _memory[seed] = data;
+        }
+        return Tensor.FromArray(data, _shape);
+    }
+}

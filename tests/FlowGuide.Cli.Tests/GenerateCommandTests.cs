@@ -1,0 +1,103 @@
+namespace FlowGuide.Cli.Tests;
+
+/// <summary><c>flowguide generate</c> on a tiny random model folder: outputs, determinism, and one-line errors with no leftovers.</summary>
+public sealed class GenerateCommandTests : IDisposable
+{
+    private const string Prompt = "a red circle moves left across a striped background";
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "fg-gen-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly string _model;
+
+    public GenerateCommandTests()
+    {
+        Directory.CreateDirectory(_dir);
+        _model = TinyModel.Create(Path.Combine(_dir, "model"));
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    private static (int Code, string Out, string Err) Run(params string[] argv)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = Cli.Run(argv, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    private (int Code, string Out, string Err) Generate(string outPath, params string[] extra) =>
+        Run(new[] { "generate", "--prompt", Prompt, "--model", _model, "--out", outPath }
+            .Concat(extra.Contains("--seed") ? extra : extra.Concat(new[] { "--seed", "7" })).ToArray());
+
+    /// <summary>Files under the test folder other than the model's (what a run left behind).</summary>
+    private string[] Leftovers() => Directory.GetFileSystemEntries(_dir).Where(p => Path.GetFileName(p) != "model").ToArray();
+
+    [Fact]
+    public void WritesGifWithSidecarAndSameSeedGivesSameBytes()
+    {
+        var a = Path.Combine(_dir, "a.gif");
+        var b = Path.Combine(_dir, "b.gif");
+        var r = Generate(a);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("seed 7", r.Out);
+        Assert.Contains("peak tensor memory", r.Out);
+        Assert.True(File.Exists(a));
+        var meta = File.ReadAllText(a + ".json");
+        Assert.Contains("\"seed\": 7", meta);
+        Assert.Contains(Prompt, meta);
+        Assert.Equal(0, Generate(b).Code);
+        Assert.Equal(File.ReadAllBytes(a), File.ReadAllBytes(b));
+        Assert.Equal(0, Generate(Path.Combine(_dir, "c.gif"), "--seed", "8").Code);
+        Assert.NotEqual(File.ReadAllBytes(a), File.ReadAllBytes(Path.Combine(_dir, "c.gif")));
+    }
+
+    [Fact]
+    public void WritesFrameFolderAndY4m()
+    {
+        var folder = Path.Combine(_dir, "frames") + Path.DirectorySeparatorChar;
+        var r = Generate(folder, "--sampler", "euler", "--steps", "2", "--cfg", "1");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Equal(5, Directory.GetFiles(folder, "*.png").Length);
+        Assert.True(File.Exists(Path.Combine(folder, "flowguide.json")));
+        var y = Path.Combine(_dir, "v.y4m");
+        Assert.Equal(0, Generate(y, "--frames", "9").Code);
+        Assert.True(File.Exists(y) && File.Exists(y + ".json"));
+    }
+
+    private void AssertFailsCleanly((int Code, string Out, string Err) r, string expected)
+    {
+        Assert.NotEqual(0, r.Code);
+        Assert.Single(r.Err.Trim().Split('\n'));
+        Assert.Contains(expected, r.Err);
+        Assert.Empty(Leftovers());
+    }
+
+    [Fact]
+    public void UnknownWordsAreNamed() =>
+        AssertFailsCleanly(Run("generate", "--prompt", "a purple unicorn moves left", "--model", _model, "--out", Path.Combine(_dir, "x.gif")), "'unicorn'");
+
+    [Fact]
+    public void FramesMustBe4kPlus1() =>
+        AssertFailsCleanly(Generate(Path.Combine(_dir, "x.gif"), "--frames", "8"), "4k+1");
+
+    [Fact]
+    public void UnwritableOutputPathFails()
+    {
+        AssertFailsCleanly(Generate(Path.Combine(_dir, "no-such-folder", "x.gif")), "does not exist");
+        AssertFailsCleanly(Generate(Path.Combine(_dir, "x.avi2")), "unknown video extension");
+    }
+
+    [Fact]
+    public void MissingModelFolderFails()
+    {
+        var r = Run("generate", "--prompt", Prompt, "--model", Path.Combine(_dir, "nope"), "--out", Path.Combine(_dir, "x.gif"));
+        AssertFailsCleanly(r, "does not exist");
+        File.Delete(Path.Combine(_model, "vae", "config.json"));
+        AssertFailsCleanly(Generate(Path.Combine(_dir, "x.gif")), "config.json");
+    }
+
+    [Fact]
+    public void MissingPromptIsAUsageError() =>
+        Assert.Equal(2, Run("generate", "--model", _model).Code);
+}

@@ -57,3 +57,20 @@ public class ConsistencyTests(ITestOutputHelper output)
         public float[] Extract(float[] frame, int height, int width) => table[_next++];
     }
 }
+
+public class VideoMetricsTests
+{
+    [Fact]
+    public void EvaluateAgreesWithTheSingleMetrics()
+    {
+        var video = TestVideos.WithNoise(TestVideos.Translating(2f, 1f), 0.05f);
+        var all = VideoMetrics.Evaluate(video);
+        Assert.Equal(TemporalQuality.TemporalFlickering(video), all.TemporalFlickering, 12);
+        Assert.Equal(TemporalQuality.MotionSmoothness(video), all.MotionSmoothness, 12);
+        Assert.Equal(WarpingError.Compute(video), all.WarpingError, 12);
+        Assert.Equal(DynamicDegree.Evaluate(video).PairMagnitudes, all.Dynamic.PairMagnitudes);
+        Assert.True(all.Dynamic.IsDynamic);
+        Assert.Equal(Consistency.Subject(video), all.SubjectConsistency, 12);
+        Assert.Equal(Consistency.Background(video), all.BackgroundConsistency, 12);
+    }
+}

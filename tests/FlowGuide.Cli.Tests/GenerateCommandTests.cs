@@ -98,6 +98,36 @@ public sealed class GenerateCommandTests : IDisposable
     }
 
     [Fact]
+    public void FlowMoGuidanceRunsAndIsRecorded()
+    {
+        var plain = Path.Combine(_dir, "plain.gif");
+        var guided = Path.Combine(_dir, "flowmo.gif");
+        var again = Path.Combine(_dir, "flowmo2.gif");
+        // 13 frames = 4 latent frames: with 2 latent frames there is one difference, zero variance and no gradient
+        Assert.Equal(0, Generate(plain, "--steps", "4", "--frames", "13").Code);
+        var r = Generate(guided, "--steps", "4", "--frames", "13", "--guidance", "flowmo", "--flowmo-lr", "0.05", "--flowmo-window", "0:0.5");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("guidance flowmo", r.Out);
+        var meta = File.ReadAllText(guided + ".json");
+        Assert.Contains("\"name\": \"flowmo\"", meta);
+        Assert.Contains("\"window\": \"0:0.5\"", meta);
+        Assert.Equal(0, Generate(again, "--steps", "4", "--frames", "13", "--guidance", "flowmo", "--flowmo-lr", "0.05", "--flowmo-window", "0:0.5").Code);
+        Assert.Equal(File.ReadAllBytes(guided), File.ReadAllBytes(again));
+        Assert.NotEqual(File.ReadAllBytes(plain), File.ReadAllBytes(guided));
+    }
+
+    [Fact]
+    public void FlowMoOptionsAreChecked()
+    {
+        Assert.Equal(2, Generate(Path.Combine(_dir, "x.gif"), "--flowmo-lr", "0.01").Code); // needs --guidance flowmo
+        Assert.Equal(2, Generate(Path.Combine(_dir, "x.gif"), "--guidance", "flowmo", "--flowmo-window", "0.5:0.2").Code);
+        Assert.Equal(2, Generate(Path.Combine(_dir, "x.gif"), "--guidance", "flowmo", "--flowmo-optimizer", "rmsprop").Code);
+        Assert.Equal(2, Generate(Path.Combine(_dir, "x.gif"), "--guidance", "flowmo", "--flowmo-lr", "-1").Code);
+        Assert.Equal(2, Generate(Path.Combine(_dir, "x.gif"), "--guidance", "magic").Code);
+        Assert.Empty(Leftovers());
+    }
+
+    [Fact]
     public void MissingPromptIsAUsageError() =>
         Assert.Equal(2, Run("generate", "--model", _model).Code);
 }

@@ -33,9 +33,12 @@ public sealed class GenerateCommand : Command
         "  --sampler NAME      euler or unipc (model default)\n" +
         "  --frames N          frame count, k*T+1 for the VAE's temporal factor T (model default)\n" +
         "  --out PATH          video.gif, video.mp4 (needs ffmpeg), video.y4m or a folder/ of PNG frames (default video.gif)\n" +
-        "  --model DIR         model folder (default " + DefaultModelPath + " in the FlowGuide checkout)\n\n" +
+        "  --model DIR         model folder (default " + DefaultModelPath + " in the FlowGuide checkout)\n" +
+        GuidanceArgs.Usage + "\n" +
         "Progress goes to stderr; a summary (time, peak memory) to stdout. GIF/MP4/Y4M outputs get a sidecar\n" +
         "OUT.json with the prompt, seed and settings; a frame folder gets flowguide.json inside.";
+
+    public override IReadOnlySet<string> Flags => new HashSet<string>(GuidanceArgs.Flags);
 
     public override int Run(Args args, TextWriter output, CancellationToken cancel)
     {
@@ -49,6 +52,7 @@ public sealed class GenerateCommand : Command
         float? shift = args.String("shift") is null ? null : args.Float("shift", 0);
         int? frames = args.String("frames") is null ? null : args.Int("frames", 0);
         var samplerName = args.String("sampler");
+        var (hooks, guidanceMeta) = GuidanceArgs.Read(args);
         args.EnsureAllUsed(0);
         if (steps is < 1) throw new UsageException($"--steps must be at least 1, got {steps}");
         if (shift is <= 0) throw new UsageException($"--shift must be positive, got {shift}");
@@ -85,14 +89,14 @@ public sealed class GenerateCommand : Command
 
         // 2. sample with a progress bar on stderr
         var bar = new ProgressBar(Console.Error, Console.IsErrorRedirected);
-        var result = model.Pipeline.Generate(prompt, options, progress: new SyncProgress<StepProgress>(bar.Report), cancellationToken: cancel);
+        var result = model.Pipeline.Generate(prompt, options, hooks, progress: new SyncProgress<StepProgress>(bar.Report), cancellationToken: cancel);
         bar.Finish();
         double sampleSeconds = clock.Elapsed.TotalSeconds - loadSeconds;
         cancel.ThrowIfCancellationRequested();
 
         // 3. write the video, then its metadata; never leave one without the other
         var video = result.Video.Reshape(result.Video.Shape.ToArray()[1..]); // [3, F, H, W]
-        var meta = Metadata(prompt, options, model, d.Fps);
+        var meta = Metadata(prompt, options, model, d.Fps, guidanceMeta);
         WriteOutputs(target, video, d.Fps, meta);
 
         long peakTensors = BufferPool.PeakLiveBytes;
@@ -100,7 +104,7 @@ public sealed class GenerateCommand : Command
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"wrote {target.Display} ({options.Frames} frames, {options.Height}x{options.Width}) seed {seed}"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"time {clock.Elapsed.TotalSeconds:F2} s (load {loadSeconds:F2} s, sampling+decode {sampleSeconds:F2} s, {options.Steps} steps {options.Sampler}, cfg {options.GuidanceScale}); peak tensor memory {peakTensors / 1048576.0:F1} MiB, peak working set {peakProcess / 1048576.0:F1} MiB"));
+            $"time {clock.Elapsed.TotalSeconds:F2} s (load {loadSeconds:F2} s, sampling+decode {sampleSeconds:F2} s, {options.Steps} steps {options.Sampler}, cfg {options.GuidanceScale}, guidance {guidanceMeta["name"]}); peak tensor memory {peakTensors / 1048576.0:F1} MiB, peak working set {peakProcess / 1048576.0:F1} MiB"));
         return 0;
     }
 
@@ -170,7 +174,7 @@ public sealed class GenerateCommand : Command
         }
     }
 
-    private static string Metadata(string prompt, GenerationOptions o, ShippedModel model, double fps)
+    private static string Metadata(string prompt, GenerationOptions o, ShippedModel model, double fps, JsonObject guidance)
     {
         var j = new JsonObject
         {
@@ -187,6 +191,7 @@ public sealed class GenerateCommand : Command
             ["width"] = o.Width,
             ["fps"] = fps,
             ["model"] = model.Directory,
+            ["guidance"] = guidance,
         };
         return j.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }

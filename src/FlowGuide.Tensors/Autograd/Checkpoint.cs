@@ -16,7 +16,9 @@ public static class Checkpoint
     public static Tensor Run(Func<Tensor[], Tensor> segment, Tensor[] inputs, IReadOnlyList<Tensor>? parameters = null)
     {
         Tensor output;
-        using (GradMode.NoGrad()) output = segment(inputs);
+        using (GradMode.NoGrad())
+        using (var scope = new TensorScope()) // the segment's intermediates go back to the pool now, not at the caller's scope end
+            output = scope.Keep(segment(inputs));
         var ps = parameters?.ToArray() ?? System.Array.Empty<Tensor>();
         var all = inputs.Concat(ps).ToArray();
         int nIn = inputs.Length;
@@ -30,22 +32,32 @@ public static class Checkpoint
                 detached[i] = inputs[i].Detach();
                 detached[i].RequiresGrad = need[i];
             }
-            Tensor recomputed;
-            using (GradMode.EnableGrad()) recomputed = segment(detached);
             var grads = new Tensor?[all.Length];
-            if (!recomputed.RequiresGrad) return grads;
             var local = new HashSet<Tensor>(detached.Where((_, i) => need[i]), ReferenceEqualityComparer.Instance);
             var collected = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
-            var ctx = new Autograd.PassContext
+            var toOuter = new List<(Tensor Target, Tensor Grad)>();
+            // The recomputed activations and the segment's inner gradients live in this scope and go back to the pool
+            // when it closes; only the gradients handed out are kept (delivered to the outer sink after it closes, so
+            // whatever the sink allocates belongs to the caller).
+            using (var scope = new TensorScope())
             {
-                IsTarget = t => local.Contains(t) || outer.IsTarget(t),
-                OnTargetGrad = (t, gt) =>
+                Tensor recomputed;
+                using (GradMode.EnableGrad()) recomputed = segment(detached);
+                if (!recomputed.RequiresGrad) return grads;
+                var ctx = new Autograd.PassContext
                 {
-                    if (local.Contains(t)) collected[t] = gt;
-                    else outer.OnTargetGrad(t, gt); // parameters: straight to the outer pass's sink
-                },
-            };
-            Autograd.Run(new[] { recomputed }, new[] { g }, ctx, retainGraph: false);
+                    IsTarget = t => local.Contains(t) || outer.IsTarget(t),
+                    OnTargetGrad = (t, gt) =>
+                    {
+                        if (local.Contains(t)) collected[t] = gt;
+                        else toOuter.Add((t, gt)); // parameters: to the outer pass's sink, below
+                    },
+                };
+                Autograd.Run(new[] { recomputed }, new[] { g }, ctx, retainGraph: false);
+                foreach (var gt in collected.Values) scope.Keep(gt);
+                foreach (var (_, gt) in toOuter) scope.Keep(gt);
+            }
+            foreach (var (t, gt) in toOuter) outer.OnTargetGrad(t, gt);
             for (int i = 0; i < nIn; i++)
                 if (collected.TryGetValue(detached[i], out var gi)) grads[i] = gi;
             return grads; // parameter slots stay null: their gradients were delivered above

@@ -71,6 +71,15 @@ public class AutogradTests
     }
 
     [Fact]
+    public void NormGradientIsZeroAtAZeroSliceAndXOverNormElsewhere()
+    {
+        var x = Leaf(Tensor.FromArray(new[] { 0f, 0f, 3f, 4f }, 2, 2));
+        Ops.Sum(Ops.Norm(x, new[] { 1 })).Backward();
+        AssertClose(new[] { 0f, 0f, 0.6f, 0.8f }, x.Grad!.Span);
+        GradCheck(t => Ops.Norm(t[0], new[] { 0 }, keepDim: true), new[] { Leaf(Randn(4, 3, 5)) });
+    }
+
+    [Fact]
     public void DiamondGraphSumsBothPaths()
     {
         var a = Leaf(Tensor.FromArray(new[] { 2f }, 1));

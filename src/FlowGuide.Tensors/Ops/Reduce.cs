@@ -145,9 +145,34 @@ public static partial class Ops
     public static Tensor Norm(this Tensor x, int[]? axes = null, float p = 2f, bool keepDim = false)
     {
         if (p <= 0) throw new ArgumentException($"Norm: p must be positive, got {p}.");
-        if (p == 2f) return Sqrt(Sum(Square(x), axes, keepDim));
+        if (p == 2f) return EuclideanNorm(x, axes, keepDim);
         if (p == 1f) return Sum(Abs(x), axes, keepDim);
         return PowScalar(Sum(PowScalar(Abs(x), p), axes, keepDim), 1f / p);
+    }
+
+    /// <summary>
+    /// sqrt(sum x²) with gradient x / norm, and 0 (the minimum-norm subgradient, as PyTorch) where the norm is 0;
+    /// composing Sqrt(Sum(Square)) would give 0·∞ = NaN there.
+    /// </summary>
+    private static Tensor EuclideanNorm(Tensor x, int[]? axes, bool keepDim)
+    {
+        var ax = NormalizeAxes(axes, x.Rank, "Norm");
+        Tensor o;
+        Shape kept;
+        using (GradMode.NoGrad())
+        {
+            var sq = Sum(Square(x), ax, keepDim: true);
+            kept = sq.Shape;
+            o = Sqrt(sq);
+        }
+        var result = keepDim ? o : Reshape(o.Detach(), DropAxes(kept, ax).ToArray());
+        return Autograd.Record(result, "Norm", (g, _) =>
+        {
+            var safe = o.Clone();
+            var d = safe.Span;
+            for (int i = 0; i < d.Length; i++) if (d[i] == 0f) d[i] = float.PositiveInfinity; // x / inf = 0
+            return new[] { Mul(x, Div(Reshape(g, kept.ToArray()), safe)) };
+        }, x);
     }
 
     /// <summary>Sums a broadcast gradient back to <paramref name="target"/> (the one place broadcasting is undone).</summary>

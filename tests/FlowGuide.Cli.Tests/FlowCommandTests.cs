@@ -19,19 +19,12 @@ public sealed class FlowCommandTests : IDisposable
         return (code, o.ToString(), e.ToString());
     }
 
-    /// <summary>../shared/data/flow/mmflow above the repository root (the folder holding FlowGuide.sln).</summary>
+    /// <summary>../shared/data/flow/mmflow (see <see cref="FlowGuide.TestSupport.RepoPaths"/>).</summary>
     private static string Mmflow()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "FlowGuide.sln"))) dir = dir.Parent;
-        Assert.True(dir is not null, "FlowGuide.sln not found above the test directory");
-        for (var d = dir!.Parent; d is not null; d = d.Parent)
-        {
-            var p = Path.Combine(d.FullName, "shared", "data", "flow", "mmflow");
-            if (Directory.Exists(p)) return p;
-        }
-        Assert.Fail($"shared/data/flow/mmflow not found above {dir.FullName}");
-        return "";
+        var p = FlowGuide.TestSupport.RepoPaths.SharedData(Path.Combine("flow", "mmflow"));
+        Assert.True(Directory.Exists(p), $"shared data folder {p} not found");
+        return p;
     }
 
     private static string M(string name) => Path.Combine(Mmflow(), name);

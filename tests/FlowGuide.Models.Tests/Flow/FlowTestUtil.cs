@@ -5,19 +5,13 @@ namespace FlowGuide.Models.Tests.Flow;
 
 internal static class FlowTestUtil
 {
-    /// <summary>../shared/data/flow/mmflow next to the repository root (the folder holding FlowGuide.sln), or any ancestor's shared/.</summary>
-    public static string MmflowDir()
+    /// <summary>../shared/data/flow/mmflow (see <see cref="FlowGuide.TestSupport.RepoPaths"/>).</summary>
+    public static string MmflowDir() => ExistingDir(FlowGuide.TestSupport.RepoPaths.SharedData(Path.Combine("flow", "mmflow")));
+
+    private static string ExistingDir(string path)
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "FlowGuide.sln"))) dir = dir.Parent;
-        Assert.True(dir is not null, "FlowGuide.sln not found above the test directory");
-        for (var d = dir!.Parent; d is not null; d = d.Parent)
-        {
-            var p = Path.Combine(d.FullName, "shared", "data", "flow", "mmflow");
-            if (Directory.Exists(p)) return p;
-        }
-        Assert.Fail($"shared/data/flow/mmflow not found above {dir.FullName}");
-        return "";
+        Assert.True(Directory.Exists(path), $"shared data folder {path} not found");
+        return path;
     }
 
     /// <summary>Smooth random RGB texture in [0, 1]: uniform noise blurred by sigma and stretched.</summary>

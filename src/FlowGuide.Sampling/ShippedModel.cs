@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FlowGuide.Models.Text;
+using FlowGuide.Models;
+using FlowGuide.Models.Video;
 using FlowGuide.Models.Wan;
 using FlowGuide.Tensors;
 
@@ -36,7 +38,7 @@ public sealed record ModelDefaults
 /// <code>
 /// model_index.json      names of the parts and <see cref="ModelDefaults"/>
 /// transformer/          config.json + diffusion_pytorch_model.safetensors  (<see cref="WanTransformer3D.Save"/>)
-/// vae/                  config.json + diffusion_pytorch_model.safetensors  (<see cref="WanVae.Save"/>, with fitted latents_mean/std)
+/// vae/                  config.json + diffusion_pytorch_model.safetensors  (<see cref="CompactVae.Save"/> or <see cref="WanVae.Save"/>, with fitted latents_mean/std)
 /// text_encoder/         config.json + model.safetensors + vocab.txt        (<see cref="WordTextEncoderFiles"/>)
 /// </code>
 /// <see cref="Load"/> checks every file first and names the first missing one, then builds a ready
@@ -47,7 +49,7 @@ public sealed class ShippedModel
     public const string IndexFileName = "model_index.json";
     public const string ClassName = "FlowGuideTextToVideo";
 
-    private ShippedModel(string directory, ModelDefaults defaults, WanTransformer3D transformer, WanVae vae, WordTextEncoder textEncoder)
+    private ShippedModel(string directory, ModelDefaults defaults, WanTransformer3D transformer, IVideoAutoencoder vae, WordTextEncoder textEncoder)
     {
         Directory = directory;
         Defaults = defaults;
@@ -61,7 +63,8 @@ public sealed class ShippedModel
     public string Directory { get; }
     public ModelDefaults Defaults { get; }
     public WanTransformer3D Transformer { get; }
-    public WanVae Vae { get; }
+    /// <summary>The autoencoder: a <see cref="CompactVae"/> for FlowGuide's own model, a <see cref="WanVae"/> for Wan2.1 folders.</summary>
+    public IVideoAutoencoder Vae { get; }
     public WordTextEncoder TextEncoder { get; }
     public TextToVideoPipeline Pipeline { get; }
 
@@ -81,21 +84,21 @@ public sealed class ShippedModel
         RequireFile(transformerDir, "config.json");
         RequireFile(transformerDir, WanTransformer3D.WeightsBaseName + ".safetensors");
         string vaeDir = RequireFolder(dir, parts["vae"]);
-        RequireFile(vaeDir, WanVae.ConfigFileName);
-        RequireFile(vaeDir, WanVae.WeightsFileName);
+        RequireFile(vaeDir, VideoAutoencoders.ConfigFileName);
+        RequireFile(vaeDir, VideoAutoencoders.WeightsFileName);
         string textDir = RequireFolder(dir, parts["text_encoder"]);
         RequireFile(textDir, WordTextEncoderFiles.ConfigFileName);
         RequireFile(textDir, WordTextEncoderFiles.WeightsFileName);
         RequireFile(textDir, WordTextEncoderFiles.VocabularyFileName);
 
         var transformer = WanTransformer3D.Load(transformerDir);
-        var vae = WanVae.Load(vaeDir);
+        var vae = VideoAutoencoders.Load(vaeDir);
         var text = WordTextEncoderFiles.Load(textDir);
         if (transformer.Config.TextDim != text.OutputDim)
             throw new InvalidDataException($"model folder '{directory}': the transformer expects text width {transformer.Config.TextDim}, the text encoder gives {text.OutputDim}.");
-        if (transformer.Config.InChannels != vae.Config.ZDim || transformer.Config.OutChannels != vae.Config.ZDim)
-            throw new InvalidDataException($"model folder '{directory}': the transformer's channels ({transformer.Config.InChannels}->{transformer.Config.OutChannels}) do not match the VAE's {vae.Config.ZDim} latent channels.");
-        foreach (var m in new FlowGuide.Nn.Module[] { transformer, vae, text }) { m.Freeze(); m.Eval(); }
+        if (transformer.Config.InChannels != vae.LatentChannels || transformer.Config.OutChannels != vae.LatentChannels)
+            throw new InvalidDataException($"model folder '{directory}': the transformer's channels ({transformer.Config.InChannels}->{transformer.Config.OutChannels}) do not match the VAE's {vae.LatentChannels} latent channels.");
+        foreach (var m in new FlowGuide.Nn.Module[] { transformer, VideoAutoencoders.AsModule(vae), text }) { m.Freeze(); m.Eval(); }
         return new ShippedModel(dir, defaults, transformer, vae, text);
     }
 
@@ -103,7 +106,7 @@ public sealed class ShippedModel
     /// Writes a complete model folder: the three parts in their own subfolders, then model_index.json last (so a folder
     /// with an index is complete). Existing files are replaced.
     /// </summary>
-    public static void Save(string directory, WanTransformer3D transformer, WanVae vae, WordTextEncoder textEncoder, ModelDefaults defaults)
+    public static void Save(string directory, WanTransformer3D transformer, IVideoAutoencoder vae, WordTextEncoder textEncoder, ModelDefaults defaults)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         ArgumentNullException.ThrowIfNull(transformer);
@@ -112,7 +115,12 @@ public sealed class ShippedModel
         ArgumentNullException.ThrowIfNull(defaults);
         System.IO.Directory.CreateDirectory(directory);
         transformer.Save(Path.Combine(directory, "transformer"));
-        vae.Save(Path.Combine(directory, "vae"));
+        switch (vae)
+        {
+            case WanVae wan: wan.Save(Path.Combine(directory, "vae")); break;
+            case CompactVae compact: compact.Save(Path.Combine(directory, "vae")); break;
+            default: throw new ArgumentException($"ShippedModel.Save: cannot save a {vae.GetType().Name}; expected WanVae or CompactVae.", nameof(vae));
+        }
         WordTextEncoderFiles.Save(textEncoder, Path.Combine(directory, "text_encoder"));
         var index = new JsonObject
         {

@@ -78,7 +78,7 @@ public sealed class GenerateCommand : Command
             Sampler = sampler ?? d.Sampler,
             Frames = frames ?? d.Frames,
         };
-        int tf = model.Vae.Config.TemporalFactor;
+        int tf = model.Vae.TemporalFactor;
         if ((options.Frames - 1) % tf != 0)
         {
             int lo = (options.Frames - 1) / tf * tf + 1;

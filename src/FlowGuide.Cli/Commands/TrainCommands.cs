@@ -59,19 +59,22 @@ public sealed class TrainVaeCommand : Command
     public override IReadOnlySet<string> Flags => new HashSet<string> { "resume" };
     public override string Usage =>
         "flowguide train vae --out DIR [options]\n\n" + TrainArgs.SharedUsage +
-        "  --loss l1|mse        reconstruction loss (default l1)\n" +
+        "  --arch compact|wan   autoencoder: FlowGuide's compact VAE (default) or the Wan2.1 architecture\n" +
+        "  --loss l1|mse        reconstruction loss (default mse)\n" +
         "  --kl X               KL weight (default 1e-6)\n" +
-        "  --base-dim N         VAE base width (default 32: WanVaeConfig.Small)\n" +
+        "  --base-dim N         Wan VAE base width (default 32: WanVaeConfig.Small)\n" +
         "  --stats-clips N      training clips used to fit latents_mean/std at export\n\n" +
         "Exports the EMA weights to DIR/vae when --steps is reached.";
 
     public override int Run(Args args, TextWriter output, CancellationToken cancel)
     {
         var o = TrainArgs.Read(args, new VaeTrainingOptions { OutputDirectory = TrainArgs.Out(args) });
-        var loss = args.String("loss", "l1").ToLowerInvariant();
+        var loss = args.String("loss", "mse").ToLowerInvariant();
+        var arch = args.String("arch", "compact").ToLowerInvariant();
         o = o with
         {
             Loss = loss switch { "l1" => ReconstructionLoss.L1, "mse" => ReconstructionLoss.Mse, _ => throw new UsageException($"--loss must be l1 or mse, got '{loss}'") },
+            Architecture = arch switch { "compact" => VaeArchitecture.Compact, "wan" => VaeArchitecture.Wan, _ => throw new UsageException($"--arch must be compact or wan, got '{arch}'") },
             KlWeight = args.Float("kl", o.KlWeight),
             Model = o.Model with { BaseDim = args.Int("base-dim", o.Model.BaseDim) },
             StatsClips = args.Int("stats-clips", o.StatsClips),

@@ -21,9 +21,14 @@ public sealed class Ema
 
     public float Decay { get; }
 
-    public void Update()
+    /// <summary>
+    /// shadow = d·shadow + (1 - d)·param. With <paramref name="step"/> (1-based optimiser step) the decay warms up as
+    /// d = min(Decay, (1 + step) / (10 + step)), so the average forgets the random initial weights within the first few
+    /// hundred steps instead of carrying e.g. 0.999^1000 = 37% of them after 1000 steps.
+    /// </summary>
+    public void Update(long? step = null)
     {
-        float d = Decay;
+        float d = step is { } n ? (float)Math.Min(Decay, (1.0 + n) / (10.0 + n)) : Decay;
         foreach (var (k, p) in _model.NamedParameters())
         {
             var s = _shadow[k];

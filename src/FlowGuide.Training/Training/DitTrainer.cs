@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using FlowGuide.Models.Text;
+using FlowGuide.Models;
+using FlowGuide.Models.Video;
 using FlowGuide.Models.Wan;
 using FlowGuide.Nn;
 using FlowGuide.Sampling;
@@ -76,11 +78,11 @@ public static class DitTrainer
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         log ??= TextWriter.Null;
-        var vae = WanVae.Load(options.VaeDirectory);
-        vae.Freeze();
-        vae.Eval();
-        if (vae.Config.ZDim != options.Model.InChannels || vae.Config.ZDim != options.Model.OutChannels)
-            throw new ArgumentException($"DitTrainer: the VAE has {vae.Config.ZDim} latent channels, the transformer {options.Model.InChannels}->{options.Model.OutChannels}.");
+        var vae = VideoAutoencoders.Load(options.VaeDirectory);
+        VideoAutoencoders.AsModule(vae).Freeze();
+        VideoAutoencoders.AsModule(vae).Eval();
+        if (vae.LatentChannels != options.Model.InChannels || vae.LatentChannels != options.Model.OutChannels)
+            throw new ArgumentException($"DitTrainer: the VAE has {vae.LatentChannels} latent channels, the transformer {options.Model.InChannels}->{options.Model.OutChannels}.");
         var latents = new LatentCache(vae, options);
 
         var module = new DitTrainingModule(options.Model, options.TextEncoder, new Rng(options.Seed));
@@ -174,23 +176,23 @@ public static class DitTrainer
 /// </summary>
 public sealed class LatentCache
 {
-    private readonly WanVae _vae;
+    private readonly IVideoAutoencoder _vae;
     private readonly TrainerOptions _o;
     private readonly string? _dir;
     private readonly Dictionary<long, float[]> _memory = new();
     private readonly int[] _shape;
 
-    public LatentCache(WanVae vae, DitTrainingOptions options)
+    public LatentCache(IVideoAutoencoder vae, DitTrainingOptions options)
     {
         _vae = vae;
         _o = options;
-        var c = vae.Config;
-        if ((options.Frames - 1) % c.TemporalFactor != 0 || options.Height % c.SpatialFactor != 0 || options.Width % c.SpatialFactor != 0)
-            throw new ArgumentException($"DitTrainer: clips of {options.Frames}x{options.Height}x{options.Width} do not fit the VAE ({c.TemporalFactor}k+1 frames, sizes multiple of {c.SpatialFactor}).");
-        _shape = new[] { 1, c.ZDim, c.LatentFrames(options.Frames), options.Height / c.SpatialFactor, options.Width / c.SpatialFactor };
+        int tf = vae.TemporalFactor, sf = vae.SpatialFactor;
+        if ((options.Frames - 1) % tf != 0 || options.Height % sf != 0 || options.Width % sf != 0)
+            throw new ArgumentException($"DitTrainer: clips of {options.Frames}x{options.Height}x{options.Width} do not fit the VAE ({tf}k+1 frames, sizes multiple of {sf}).");
+        _shape = new[] { 1, vae.LatentChannels, 1 + (options.Frames - 1) / tf, options.Height / sf, options.Width / sf };
         var root = options.LatentCacheDirectory ?? Path.Combine(options.OutputDirectory, "latents");
         using var sha = SHA256.Create();
-        using (var f = File.OpenRead(Path.Combine(options.VaeDirectory, WanVae.WeightsFileName)))
+        using (var f = File.OpenRead(Path.Combine(options.VaeDirectory, VideoAutoencoders.WeightsFileName)))
             _dir = Path.Combine(root, $"{Convert.ToHexString(sha.ComputeHash(f))[..16]}-{options.Frames}x{options.Height}x{options.Width}");
         Directory.CreateDirectory(_dir);
     }

@@ -166,7 +166,7 @@ public sealed class TrainingLoop
                 Optimizer.Step();
             }
             Optimizer.ZeroGrad();
-            Ema.Update();
+            Ema.Update(s);
             Step = s;
             losses.Add(lossValue);
             windowLoss += lossValue;

@@ -1,3 +1,5 @@
+using FlowGuide.Models;
+using FlowGuide.Models.Video;
 using FlowGuide.Models.Wan;
 using FlowGuide.Nn;
 using FlowGuide.Tensors;
@@ -14,24 +16,45 @@ public enum ReconstructionLoss
     Mse,
 }
 
+/// <summary>Which autoencoder <see cref="VaeTrainer"/> trains.</summary>
+public enum VaeArchitecture
+{
+    /// <summary><see cref="CompactVae"/> (<see cref="VaeTrainingOptions.Compact"/>): FlowGuide's own model.</summary>
+    Compact,
+    /// <summary><see cref="WanVae"/> (<see cref="VaeTrainingOptions.Model"/>): the Wan2.1 architecture.</summary>
+    Wan,
+}
+
 /// <summary>Settings of <see cref="VaeTrainer"/> (see <see cref="TrainerOptions"/> for the shared ones).</summary>
 public sealed record VaeTrainingOptions : TrainerOptions
 {
+    public VaeArchitecture Architecture { get; init; } = VaeArchitecture.Compact;
+    /// <summary>Configuration when <see cref="Architecture"/> is Wan.</summary>
     public WanVaeConfig Model { get; init; } = WanVaeConfig.Small;
-    public ReconstructionLoss Loss { get; init; } = ReconstructionLoss.L1;
+    /// <summary>Configuration when <see cref="Architecture"/> is Compact.</summary>
+    public CompactVaeConfig Compact { get; init; } = CompactVaeConfig.Small;
+    public ReconstructionLoss Loss { get; init; } = ReconstructionLoss.Mse;
     /// <summary>Weight of KL(q(z|x) || N(0, I)), averaged per latent element.</summary>
     public float KlWeight { get; init; } = 1e-6f;
     /// <summary>Training clips encoded at the end to fit latents_mean / latents_std.</summary>
     public int StatsClips { get; init; } = 64;
+    /// <summary>
+    /// Fresh runs start the posterior log-variance at this constant (its output weights zero, bias this value), so the
+    /// posterior std starts at e^-4 instead of about 1 — as large as the latent itself — and the decoder is not fed noise
+    /// while it learns; the KL term still shapes the variance afterwards.
+    /// </summary>
+    public float InitialLogVar { get; init; } = -8f;
 
     public override void Validate()
     {
         base.Validate();
         Model.Validate();
+        Compact.Validate();
         if (!(KlWeight >= 0)) throw new ArgumentException($"VaeTrainer: KL weight must be >= 0, got {KlWeight}.");
         if (StatsClips < 1) throw new ArgumentException($"VaeTrainer: stats clips must be at least 1, got {StatsClips}.");
-        if ((Frames - 1) % Model.TemporalFactor != 0 || Height % Model.SpatialFactor != 0 || Width % Model.SpatialFactor != 0)
-            throw new ArgumentException($"VaeTrainer: clips of {Frames}x{Height}x{Width} do not fit the VAE ({Model.TemporalFactor}k+1 frames, sizes multiple of {Model.SpatialFactor}).");
+        var (tf, sf) = Architecture == VaeArchitecture.Wan ? (Model.TemporalFactor, Model.SpatialFactor) : (Compact.TemporalFactor, Compact.SpatialFactor);
+        if ((Frames - 1) % tf != 0 || Height % sf != 0 || Width % sf != 0)
+            throw new ArgumentException($"VaeTrainer: clips of {Frames}x{Height}x{Width} do not fit the VAE ({tf}k+1 frames, sizes multiple of {sf}).");
     }
 }
 
@@ -51,14 +74,15 @@ public static class VaeTrainer
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         log ??= TextWriter.Null;
-        var vae = new WanVae(options.Model, new Rng(options.Seed));
-        vae.Train();
-        var loop = new TrainingLoop("vae", vae, options, log);
+        var vae = TrainableVae.Create(options, new Rng(options.Seed));
+        vae.InitLogVar(options.InitialLogVar);
+        vae.Module.Train();
+        var loop = new TrainingLoop("vae", vae.Module, options, log);
         var validation = Enumerable.Range(0, options.ValidationClips)
             .Select(i => Batch(MotionWorld.Generate(i, WorldSplit.Validation, options.Frames, options.Width, options.Height).Video)).ToList();
-        var evalVae = new WanVae(options.Model, new Rng(0));
-        evalVae.Freeze();
-        evalVae.Eval();
+        var evalVae = TrainableVae.Create(options, new Rng(0));
+        evalVae.Module.Freeze();
+        evalVae.Module.Eval();
 
         var (losses, val, sps) = loop.Run(step =>
         {
@@ -68,37 +92,37 @@ public static class VaeTrainer
             return Loss(vae, x, options, loop.Rng);
         }, () =>
         {
-            loop.Ema.CopyTo(evalVae);
-            double psnr = Psnr(evalVae, validation);
+            loop.Ema.CopyTo(evalVae.Module);
+            double psnr = Psnr(evalVae.Autoencoder, validation);
             return (psnr, $"PSNR {psnr:F2} dB on {validation.Count} clips (EMA)");
         }, cancel);
 
         string? export = null;
         if (loop.Step >= options.Steps)
         {
-            loop.Ema.CopyTo(evalVae);
+            loop.Ema.CopyTo(evalVae.Module);
             export = Export(evalVae, options, log);
         }
         return new TrainingResult(loop.Step, loop.Step >= options.Steps, losses, val, sps, export);
     }
 
     /// <summary>Reconstruction + KL loss of one batch, drawing the posterior sample from <paramref name="rng"/>.</summary>
-    public static StepLoss Loss(WanVae vae, Tensor video, VaeTrainingOptions options, Rng rng)
+    internal static StepLoss Loss(TrainableVae vae, Tensor video, VaeTrainingOptions options, Rng rng)
     {
-        var dist = vae.EncodeDistribution(video, chunked: false);
-        var z = dist.Sample(rng);
-        var recon = vae.Decode(vae.Normalize(z), clamp: false, chunked: false);
+        var (mean, logvarRaw) = vae.Moments(video);
+        var logvar = logvarRaw.Clamp(-30f, 20f);
+        var z = mean.Add(logvar.MulScalar(0.5f).Exp().Mul(Tensor.Randn(rng, mean.Shape.ToArray())));
+        var recon = vae.DecodeRaw(z);
         var diff = Ops.Sub(recon, video);
         var rec = options.Loss == ReconstructionLoss.L1 ? diff.Abs().Mean() : diff.Square().Mean();
         // KL(N(mu, s^2) || N(0, 1)) per element = 0.5 (mu^2 + s^2 - 1 - log s^2)
-        var logvar = dist.LogVar.Clamp(-30f, 20f);
-        var kl = Ops.Sub(Ops.Add(dist.Mean.Square(), logvar.Exp()), logvar).AddScalar(-1f).Mean().MulScalar(0.5f);
+        var kl = Ops.Sub(Ops.Add(mean.Square(), logvar.Exp()), logvar).AddScalar(-1f).Mean().MulScalar(0.5f);
         var loss = options.KlWeight > 0 ? Ops.Add(rec, kl.MulScalar(options.KlWeight)) : rec;
         return new StepLoss(loss, TrainingLoop.Invariant($"rec {rec.Item():F5} kl {kl.Item():F3}"));
     }
 
     /// <summary>Mean PSNR (dB, 8-bit-style peak over the [-1, 1] range) of deterministic reconstructions.</summary>
-    public static double Psnr(WanVae vae, IReadOnlyList<Tensor> clips)
+    public static double Psnr(IVideoAutoencoder vae, IReadOnlyList<Tensor> clips)
     {
         double sum = 0;
         using var _ = GradMode.NoGrad();
@@ -117,9 +141,9 @@ public static class VaeTrainer
     }
 
     /// <summary>Fits per-channel latents_mean / latents_std on training clips and writes OUT/vae.</summary>
-    private static string Export(WanVae trained, VaeTrainingOptions options, TextWriter log)
+    private static string Export(TrainableVae trained, VaeTrainingOptions options, TextWriter log)
     {
-        int z = options.Model.ZDim;
+        int z = trained.Autoencoder.LatentChannels;
         var sum = new double[z];
         var sq = new double[z];
         long count = 0;
@@ -129,7 +153,7 @@ public static class VaeTrainer
             {
                 using var scope = new TensorScope();
                 var clip = Batch(MotionWorld.Generate(i % options.TrainClips, WorldSplit.Train, options.Frames, options.Width, options.Height).Video);
-                var mean = trained.EncodeDistribution(clip).Mean;                    // raw [1, z, F', H', W']
+                var mean = trained.Moments(clip).Mean;                                 // raw [1, z, F', H', W']
                 var s = mean.Span;
                 int per = s.Length / z;
                 for (int c = 0; c < z; c++)
@@ -139,15 +163,61 @@ public static class VaeTrainer
         }
         var mu = sum.Select(v => v / count).ToArray();
         var std = sq.Select((v, c) => Math.Sqrt(Math.Max(v / count - mu[c] * mu[c], 1e-8))).ToArray();
-        var config = options.Model with { LatentsMean = mu, LatentsStd = std };
-        var exported = new WanVae(config, new Rng(0));
-        exported.LoadStateDict(trained.StateDict());
         var dir = Path.Combine(options.OutputDirectory, ExportFolder);
-        exported.Save(dir);
+        trained.SaveWithStats(dir, mu, std);
         log.WriteLine(TrainingLoop.Invariant($"vae: exported EMA weights to {dir} (latent std {std.Min():F3}..{std.Max():F3} over {options.StatsClips} clips)"));
         return dir;
     }
 
     /// <summary>[3, F, H, W] -> [1, 3, F, H, W].</summary>
     internal static Tensor Batch(Tensor clip) => clip.Reshape(new[] { 1 }.Concat(clip.Shape.ToArray()).ToArray());
+}
+
+/// <summary>The two trainable architectures behind one face: posterior moments, raw decode, export.</summary>
+internal sealed class TrainableVae
+{
+    private readonly CompactVae? _compact;
+    private readonly WanVae? _wan;
+
+    private TrainableVae(CompactVae? compact, WanVae? wan) { _compact = compact; _wan = wan; }
+
+    public static TrainableVae Create(VaeTrainingOptions o, Rng rng) => o.Architecture == VaeArchitecture.Wan
+        ? new TrainableVae(null, new WanVae(o.Model, rng))
+        : new TrainableVae(new CompactVae(o.Compact, rng), null);
+
+    public Module Module => (Module?)_compact ?? _wan!;
+    public IVideoAutoencoder Autoencoder => (IVideoAutoencoder?)_compact ?? _wan!;
+
+    /// <summary>Raw-space posterior mean and log-variance, each [B, z, F', H', W'].</summary>
+    public (Tensor Mean, Tensor LogVar) Moments(Tensor video)
+    {
+        if (_compact is not null) return _compact.EncodeMoments(video);
+        var d = _wan!.EncodeDistribution(video, chunked: false);
+        return (d.Mean, d.LogVar);
+    }
+
+    /// <summary>Raw latent -> unclamped video.</summary>
+    public Tensor DecodeRaw(Tensor z) => _compact is not null
+        ? _compact.DecodeRaw(z, clamp: false)
+        : _wan!.Decode(_wan.Normalize(z), clamp: false, chunked: false);
+
+    /// <summary>Sets the log-variance outputs to the constant <paramref name="logVar"/> (weights zero, bias logVar).</summary>
+    public void InitLogVar(float logVar)
+    {
+        var (weight, bias, z) = _compact is not null
+            ? (_compact.Encoder.ConvOut.Weight, _compact.Encoder.ConvOut.Bias, _compact.Config.ZDim)
+            : (_wan!.QuantConv.Weight, _wan.QuantConv.Bias, _wan.Config.ZDim);
+        var w = weight.Span;
+        int per = w.Length / (2 * z);
+        w.Slice(z * per, z * per).Clear();
+        bias?.Span.Slice(z, z).Fill(logVar);
+    }
+
+    public void SaveWithStats(string dir, double[] mean, double[] std)
+    {
+        if (_compact is not null) { _compact.WithLatentStats(mean, std).Save(dir); return; }
+        var exported = new WanVae(_wan!.Config with { LatentsMean = mean, LatentsStd = std }, new Rng(0));
+        exported.LoadStateDict(_wan.StateDict());
+        exported.Save(dir);
+    }
 }

@@ -26,7 +26,9 @@ public sealed record FlowMotionStepRecord(int Step, int Iteration, double Sigma,
 /// <para>No backward pass through the model: <c>v</c> is the run's CFG velocity computed without a gradient, <c>v_reg</c>
 /// (<see cref="VelocityRegularization"/>, from the running average velocity since the run's initial latent) is a
 /// constant, so <c>d r_tgt / d z_t = I</c> and the latent gradient is the closed form of
-/// <see cref="FlowMotionLoss.Evaluate"/> (equal to the engine's autograd of <see cref="FlowMotionLoss.Compute"/>).</para>
+/// <see cref="FlowMotionLoss.Evaluate"/> (equal to the engine's autograd of <see cref="FlowMotionLoss.Compute"/>).
+/// Each iteration recomputes v and the average <c>(z - z_T) / (t - t_0)</c> at the current iterate z. At the run's first
+/// step (t = t_0, z = z_T) there is no average and v_reg = v.</para>
 /// <para>Cost per guided step: <see cref="FlowMotionOptions.Iterations"/> CFG forwards (the prompt/negative pair, one
 /// batched call when the pipeline batches CFG) plus, in <see cref="FlowMotionMode.LatentPrediction"/> mode, one batch-1
 /// forward for the source: the released "" prompt with "" negative at CFG 1.5 is numerically the plain "" velocity, so it

@@ -61,6 +61,11 @@ internal sealed record TransferArgs(TransferMethod Method, FlowMotionOptions Flo
             DifferenceAlignment = !given.Contains("no-difference-alignment"),
             VelocityRegularization = !given.Contains("no-velocity-regularization"),
         };
+        if (!(o.Alpha >= 0)) throw new UsageException($"--alpha must be non-negative, got {o.Alpha}");
+        if (!(o.Beta >= 0)) throw new UsageException($"--beta must be non-negative, got {o.Beta}");
+        if (!(o.Gamma >= 0)) throw new UsageException($"--gamma must be non-negative, got {o.Gamma}");
+        if (!(o.LearningRate > 0)) throw new UsageException($"--lr must be positive, got {o.LearningRate}");
+        if (o.Iterations < 1) throw new UsageException($"--iterations must be at least 1, got {o.Iterations}");
         try { o.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         return new TransferArgs(method, o, guided, s);

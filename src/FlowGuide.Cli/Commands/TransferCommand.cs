@@ -20,7 +20,7 @@ public sealed class TransferCommand : Command
     public override string Name => "transfer";
     public override string Summary => "transfer the motion of a source video to a text prompt (FlowMotion)";
     public override string Usage =>
-        "flowguide transfer --source VIDEO --prompt \"a blue square moves across a dotted background\" [options]\n\n" +
+        "flowguide transfer --source VIDEO --prompt \"a blue square moves right across a checkered background\" [options]\n\n" +
         "  --source VIDEO      the motion to transfer: a video file ffmpeg decodes (.mp4 ...), .y4m, .gif or a folder of frames\n" +
         "  --prompt TEXT       what the output shows (words from the model's vocabulary)\n" +
         "  --frame-sampling M  uniform (frames spread over the whole clip, default) or first (the first frames at the\n" +

@@ -16,6 +16,7 @@ public static class Cli
         new FlowEvalCommand(),
         new TrainFlowCommand(),
         new GenerateCommand(),
+        new TransferCommand(),
         new TrainVaeCommand(),
         new TrainDitCommand(),
     };

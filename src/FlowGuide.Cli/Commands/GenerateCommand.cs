@@ -43,49 +43,19 @@ public sealed class GenerateCommand : Command
     public override int Run(Args args, TextWriter output, CancellationToken cancel)
     {
         var prompt = args.String("prompt") ?? throw new UsageException("--prompt is required");
-        var negative = args.String("negative", "");
-        ulong seed = args.Seed("seed", (ulong)Random.Shared.NextInt64(0, 1L << 31));
         var outPath = args.String("out", "video.gif");
-        var modelArg = args.String("model");
-        int? steps = args.String("steps") is null ? null : args.Int("steps", 0);
-        float? cfg = args.String("cfg") is null ? null : args.Float("cfg", 0);
-        float? shift = args.String("shift") is null ? null : args.Float("shift", 0);
-        int? frames = args.String("frames") is null ? null : args.Int("frames", 0);
-        var samplerName = args.String("sampler");
+        var sampling = SamplingArgs.Read(args);
         var (hooks, guidanceMeta) = GuidanceArgs.Read(args);
         args.EnsureAllUsed(0);
-        if (steps is < 1) throw new UsageException($"--steps must be at least 1, got {steps}");
-        if (shift is <= 0) throw new UsageException($"--shift must be positive, got {shift}");
-        if (frames is < 1) throw new UsageException($"--frames must be positive, got {frames}");
-        SamplerKind? sampler = samplerName is null ? null
-            : samplerName.ToLowerInvariant() switch { "euler" => SamplerKind.Euler, "unipc" => SamplerKind.UniPc,
-                _ => throw new UsageException($"--sampler must be euler or unipc, got '{samplerName}'") };
 
         // 1. check the output path and the model before any work
         var target = CheckOutput(outPath);
-        var modelDir = modelArg ?? FindDefaultModel();
         var clock = Stopwatch.StartNew();
         BufferPool.ResetPeak();
-        var model = ShippedModel.Load(modelDir);
+        var (model, options) = sampling.Load(prompt);
         double loadSeconds = clock.Elapsed.TotalSeconds;
         var d = model.Defaults;
-        var options = d.ToOptions(seed) with
-        {
-            NegativePrompt = negative,
-            Steps = steps ?? d.Steps,
-            GuidanceScale = cfg ?? d.GuidanceScale,
-            Shift = shift ?? d.Shift,
-            Sampler = sampler ?? d.Sampler,
-            Frames = frames ?? d.Frames,
-        };
-        int tf = model.Vae.TemporalFactor;
-        if ((options.Frames - 1) % tf != 0)
-        {
-            int lo = (options.Frames - 1) / tf * tf + 1;
-            throw new ArgumentException($"--frames {options.Frames} is not of the form {tf}k+1 (try {lo} or {lo + tf}).");
-        }
-        model.TextEncoder.Tokenize(prompt);   // names every unknown word
-        model.TextEncoder.Tokenize(negative);
+        ulong seed = options.Seed;
 
         // 2. sample with a progress bar on stderr
         var bar = new ProgressBar(Console.Error, Console.IsErrorRedirected);
@@ -109,9 +79,9 @@ public sealed class GenerateCommand : Command
     }
 
     /// <summary>Where the output goes: a file (with a sidecar JSON) or a frame folder (with flowguide.json inside).</summary>
-    private sealed record OutputTarget(string Path, bool IsFolder, string MetadataPath, string Display);
+    internal sealed record OutputTarget(string Path, bool IsFolder, string MetadataPath, string Display);
 
-    private static OutputTarget CheckOutput(string path)
+    internal static OutputTarget CheckOutput(string path)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new UsageException("--out is empty");
         string trimmed = Path.TrimEndingDirectorySeparator(path);
@@ -151,7 +121,7 @@ public sealed class GenerateCommand : Command
         }
     }
 
-    private static void WriteOutputs(OutputTarget target, Tensor video, double fps, string metadata)
+    internal static void WriteOutputs(OutputTarget target, Tensor video, double fps, string metadata)
     {
         bool existed = target.IsFolder ? Directory.Exists(target.Path) : File.Exists(target.Path);
         try
@@ -206,7 +176,7 @@ public sealed class GenerateCommand : Command
     }
 
     /// <summary>IProgress that runs the callback on the reporting thread (Progress&lt;T&gt; would post it to the thread pool).</summary>
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
     }

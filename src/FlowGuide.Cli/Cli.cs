@@ -19,6 +19,7 @@ public static class Cli
         new TransferCommand(),
         new TrainVaeCommand(),
         new TrainDitCommand(),
+        new ModelConvertCommand(),
     };
 
     public static int Run(string[] argv, TextWriter output, TextWriter error, CancellationToken cancel = default)

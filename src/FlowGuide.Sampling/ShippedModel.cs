@@ -104,9 +104,10 @@ public sealed class ShippedModel
 
     /// <summary>
     /// Writes a complete model folder: the three parts in their own subfolders, then model_index.json last (so a folder
-    /// with an index is complete). Existing files are replaced.
+    /// with an index is complete). Existing files are replaced. Weights are stored as <paramref name="storeAs"/> (F16 halves
+    /// the folder; loading converts back to float32).
     /// </summary>
-    public static void Save(string directory, WanTransformer3D transformer, IVideoAutoencoder vae, WordTextEncoder textEncoder, ModelDefaults defaults)
+    public static void Save(string directory, WanTransformer3D transformer, IVideoAutoencoder vae, WordTextEncoder textEncoder, ModelDefaults defaults, DType storeAs = DType.F32)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         ArgumentNullException.ThrowIfNull(transformer);
@@ -114,14 +115,14 @@ public sealed class ShippedModel
         ArgumentNullException.ThrowIfNull(textEncoder);
         ArgumentNullException.ThrowIfNull(defaults);
         System.IO.Directory.CreateDirectory(directory);
-        transformer.Save(Path.Combine(directory, "transformer"));
+        transformer.Save(Path.Combine(directory, "transformer"), storeAs);
         switch (vae)
         {
-            case WanVae wan: wan.Save(Path.Combine(directory, "vae")); break;
-            case CompactVae compact: compact.Save(Path.Combine(directory, "vae")); break;
+            case WanVae wan: wan.Save(Path.Combine(directory, "vae"), storeAs); break;
+            case CompactVae compact: compact.Save(Path.Combine(directory, "vae"), storeAs); break;
             default: throw new ArgumentException($"ShippedModel.Save: cannot save a {vae.GetType().Name}; expected WanVae or CompactVae.", nameof(vae));
         }
-        WordTextEncoderFiles.Save(textEncoder, Path.Combine(directory, "text_encoder"));
+        WordTextEncoderFiles.Save(textEncoder, Path.Combine(directory, "text_encoder"), storeAs);
         var index = new JsonObject
         {
             ["_class_name"] = ClassName,

@@ -17,14 +17,14 @@ public static class WordTextEncoderFiles
     public const string WeightsFileName = "model.safetensors";
     public const string VocabularyFileName = "vocab.txt";
 
-    /// <summary>Writes the three files into <paramref name="directory"/> (created if needed).</summary>
-    public static void Save(WordTextEncoder encoder, string directory)
+    /// <summary>Writes the three files into <paramref name="directory"/> (created if needed), weights as <paramref name="storeAs"/>.</summary>
+    public static void Save(WordTextEncoder encoder, string directory, DType storeAs = DType.F32)
     {
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentException.ThrowIfNullOrEmpty(directory);
         Directory.CreateDirectory(directory);
         encoder.Vocabulary.Save(Path.Combine(directory, VocabularyFileName));
-        encoder.SaveSafeTensors(Path.Combine(directory, WeightsFileName), metadata: new Dictionary<string, string> { ["format"] = "flowguide" });
+        encoder.SaveSafeTensors(Path.Combine(directory, WeightsFileName), metadata: new Dictionary<string, string> { ["format"] = "flowguide" }, storeAs: storeAs);
         var c = encoder.Config;
         var o = new JsonObject
         {

@@ -108,12 +108,12 @@ public sealed class CompactVae : Module, IVideoAutoencoder
         return copy;
     }
 
-    /// <summary>Writes config.json and the safetensors weights (each via a temporary file renamed into place).</summary>
-    public void Save(string directory)
+    /// <summary>Writes config.json and the safetensors weights as <paramref name="storeAs"/> (each via a temporary file renamed into place).</summary>
+    public void Save(string directory, DType storeAs = DType.F32)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         Directory.CreateDirectory(directory);
-        SafeTensorsWriter.Write(Path.Combine(directory, WeightsFileName), StateDict(), new Dictionary<string, string> { ["format"] = "pt" });
+        SafeTensorsWriter.Write(Path.Combine(directory, WeightsFileName), StateDict(), new Dictionary<string, string> { ["format"] = "pt" }, storeAs);
         string configPath = Path.Combine(directory, ConfigFileName);
         File.WriteAllText(configPath + ".tmp", Config.ToJson());
         File.Move(configPath + ".tmp", configPath, overwrite: true);

@@ -3,11 +3,13 @@ using FlowGuide.Bench;
 using FlowGuide.Tensors;
 using FlowGuide.Tensors.Kernels;
 
-// flowguide-bench [gemm] [attention] [conv3d] [block] [memory] [smallstep] [wan13b] [--json FILE] [--threads N] [--quick]
+// flowguide-bench [gemm] [attention] [conv3d] [block] [memory] [smallstep] [wan13b] [generate [--model DIR]] [--json FILE] [--threads N] [--quick]
+// ("generate" times end-to-end generation on the shipped model: plain, FlowMo, FlowMotion; it is not part of "all".)
 // ("all" runs every case but wan13b, which needs ~6 GB and minutes: name it explicitly.)
 // Runs the engine's benchmark cases; bench/side_by_side.py runs this and the NumPy/PyTorch reference in one go.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var cases = new List<string>();
+string? modelPath = null;
 string? jsonPath = null;
 bool quick = false;
 for (int i = 0; i < args.Length; i++)
@@ -17,6 +19,7 @@ for (int i = 0; i < args.Length; i++)
         case "--json": jsonPath = args[++i]; break;
         case "--threads": Parallelism.NumThreads = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--quick": quick = true; break;
+        case "--model": modelPath = args[++i]; break;
         default: cases.Add(args[i]); break;
     }
 }
@@ -35,7 +38,8 @@ foreach (var c in cases)
         "memory" => Cases.Memory(),
         "smallstep" => WanCases.SmallStep(),
         "wan13b" => WanCases.Wan13B(quick),
-        _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory, smallstep, wan13b or all)"),
+        "generate" => PipelineCases.Generate(modelPath, quick),
+        _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory, smallstep, wan13b, generate or all)"),
     };
     foreach (var r in results) Harness.Print(r, json);
 }

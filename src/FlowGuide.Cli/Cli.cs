@@ -18,6 +18,9 @@ public static class Cli
         new GenerateCommand(),
         new TrainVaeCommand(),
         new TrainDitCommand(),
+        new PromptsCommand(),
+        new EvalCommand(),
+        new ReportCommand(),
     };
 
     public static int Run(string[] argv, TextWriter output, TextWriter error, CancellationToken cancel = default)

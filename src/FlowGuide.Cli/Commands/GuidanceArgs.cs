@@ -55,7 +55,7 @@ internal static class GuidanceArgs
         bool given = lr is not null || window is not null || optimizer is not null || iterations is not null || noRecompute || noCheckpointing;
         var o = new FlowMoOptions
         {
-            LearningRate = lr is null ? 1e-3 : args.Float("flowmo-lr", 0),
+            LearningRate = lr is null ? 1e-3 : (double)(decimal)args.Float("flowmo-lr", 0), // 0.05, not 0.0500000007
             Window = window is null ? FlowMoOptions.DefaultWindow : ParseWindow(window),
             Optimizer = (optimizer ?? "adam").ToLowerInvariant() switch
             {

@@ -52,7 +52,16 @@ public sealed class EvalRunner(ShippedModel model, EvalPlan plan, TextWriter out
                          $"{jobs.Count - todo} already done, {todo} to generate ({plan.Options.Steps} steps {plan.Options.Sampler}, cfg {plan.Options.GuidanceScale}, " +
                          $"{plan.Options.Frames}x{plan.Options.Height}x{plan.Options.Width})");
 
-        // 2. every missing video
+        // 2. an untimed warm-up per method (the first video would otherwise also pay for JIT compilation), then every missing video
+        var warm = Stopwatch.StartNew();
+        foreach (var (method, setup) in plan.Methods)
+        {
+            var first = jobs.FirstOrDefault(j => j.Method == method && !done.Contains((method.Name, plan.Prompts[j.Prompt], j.Seed)));
+            if (first.Method is null) continue;
+            using (new TensorScope())
+                model.Pipeline.Generate(plan.Prompts[first.Prompt], plan.Options with { Seed = first.Seed }, setup.CreateHooks(), cancellationToken: cancel);
+        }
+        if (todo > 0) output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"warm-up (one untimed generation per method): {warm.Elapsed.TotalSeconds:F1} s"));
         int k = 0;
         foreach (var job in jobs)
         {

@@ -198,6 +198,7 @@ public static class ReportWriter
         figure { margin: 0; }
         img.video, img.flow { display: block; image-rendering: pixelated; margin-bottom: 4px; }
         figcaption { font-size: 0.75em; color: #444; max-width: 192px; }
+        code { word-break: break-all; }
         .warn { background: #fff3cd; border: 1px solid #e0c060; padding: 0.6em; }
         """;
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using FlowGuide.Cli.Eval;
 using FlowGuide.Media;
+using FlowGuide.Tensors;
 using Xunit.Abstractions;
 
 namespace FlowGuide.Cli.Tests;
@@ -182,6 +183,29 @@ public sealed class EvalCommandTests : IDisposable
         Fails(1, "prompt 2 of", "eval", "--methods", "base", "--prompts", bad, "--out", Path.Combine(_dir, "x"), "--model", _model);
         Assert.False(Directory.Exists(Path.Combine(_dir, "x"))); // checked before any output
         Fails(1, "does not exist", "report", Path.Combine(_dir, "missing"));
+    }
+
+    [Fact]
+    public void ScoresMotionFidelityAgainstAMethodsReferenceVideo()
+    {
+        // a method without hooks whose reference is the plain video of the same job: identical motion, fidelity 1
+        var model = FlowGuide.Sampling.ShippedModel.Load(_model);
+        var copy = new EvalMethod("copy", "test: follows the plain video", Array.Empty<string>(), "", _ => null!);
+        var setup = new EvalMethodSetup(new JsonObject { ["name"] = "copy" }, false, _ => Array.Empty<FlowGuide.Sampling.IGuidanceHook>(),
+            job =>
+            {
+                var v = job.Model.Pipeline.Generate(job.Prompt, job.Options).Video;
+                return v.Reshape(v.Shape.ToArray()[1..]);
+            });
+        var options = model.Defaults.ToOptions(0) with { Frames = 13 };
+        var outDir = Path.Combine(_dir, "fidelity");
+        var plan = new EvalPlan(outDir, Prompts.Take(1).ToList(), new ulong[] { 3 }, new[] { (copy, setup) }, options, 8, WriteReport: true);
+        var log = new StringWriter();
+        Assert.Equal(0, new EvalRunner(model, plan, log).Run(default));
+        var row = Assert.Single(EvalResults.Load(outDir));
+        Assert.Equal(1.0, row.Metric("motion_fidelity"), 9);
+        Assert.Contains(ReportWriter.Shown(new[] { row }), m => m.Key == "motion_fidelity");
+        Assert.Contains("motion fidelity", File.ReadAllText(Path.Combine(outDir, ReportWriter.FileName)));
     }
 
     [Fact]

@@ -22,6 +22,7 @@ public static class EvalMetrics
         new("warping_error", "warping error", -1, "Lai et al. warping error, occlusions masked by forward-backward check (0 = every frame the warp of the next)"),
         new("temporal_flickering", "temporal flickering", +1, "VBench temporal flickering (1 = no frame-to-frame change)"),
         new("dynamic_degree", "dynamic degree", 0, "fraction of videos VBench's flow test calls dynamic"),
+        new("motion_fidelity", "motion fidelity", +1, "SMM motion fidelity against the method's reference video, tracks chained from flow (only for methods that follow a reference)"),
         new("subject_consistency", "subject consistency", +1, "VBench subject consistency with gradient-histogram stand-in features"),
         new("background_consistency", "background consistency", +1, "VBench background consistency with colour-histogram stand-in features"),
         new("world_colour", "colour found", +1, "motion world: the asked colour is present in at least half the frames"),

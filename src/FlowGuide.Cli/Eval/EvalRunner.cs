@@ -59,7 +59,11 @@ public sealed class EvalRunner(ShippedModel model, EvalPlan plan, TextWriter out
             var first = jobs.FirstOrDefault(j => j.Method == method && !done.Contains((method.Name, plan.Prompts[j.Prompt], j.Seed)));
             if (first.Method is null) continue;
             using (new TensorScope())
-                model.Pipeline.Generate(plan.Prompts[first.Prompt], plan.Options with { Seed = first.Seed }, setup.CreateHooks(), cancellationToken: cancel);
+            {
+                var options = plan.Options with { Seed = first.Seed };
+                var job = new EvalJob(first.Prompt, plan.Prompts[first.Prompt], first.Seed, options, model);
+                model.Pipeline.Generate(job.Prompt, options, setup.CreateHooks(job), cancellationToken: cancel);
+            }
         }
         if (todo > 0) output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"warm-up (one untimed generation per method): {warm.Elapsed.TotalSeconds:F1} s"));
         int k = 0;
@@ -112,10 +116,11 @@ public sealed class EvalRunner(ShippedModel model, EvalPlan plan, TextWriter out
         BufferPool.ResetPeak();
         var clock = Stopwatch.StartNew();
         var options = plan.Options with { Seed = seed };
+        var job = new EvalJob(promptIndex, prompt, seed, options, model);
         Tensor frames;
         using (var scope = new TensorScope())
         {
-            var result = model.Pipeline.Generate(prompt, options, setup.CreateHooks(), cancellationToken: cancel);
+            var result = model.Pipeline.Generate(prompt, options, setup.CreateHooks(job), cancellationToken: cancel);
             frames = result.Video.Reshape(result.Video.Shape.ToArray()[1..]).Clone(); // [3, F, H, W]
             scope.Keep(frames);
         }
@@ -135,6 +140,8 @@ public sealed class EvalRunner(ShippedModel model, EvalPlan plan, TextWriter out
             ["subject_consistency"] = m.SubjectConsistency,
             ["background_consistency"] = m.BackgroundConsistency,
         };
+        if (setup.Reference?.Invoke(job) is { } reference)
+            metrics["motion_fidelity"] = MotionFidelity.Compute(frames, reference);
         string observed = "";
         if (WorldPrompt.TryParse(prompt, out var parsed, out _))
         {

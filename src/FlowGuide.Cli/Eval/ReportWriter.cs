@@ -33,6 +33,8 @@ public static class ReportWriter
     public static string Render(IReadOnlyList<EvalRow> rows, EvalSummary summary, JsonObject? settings)
     {
         var methods = summary.Methods.Select(m => m.Method).ToList();
+        var shown = Shown(rows);
+        var omitted = EvalMetrics.All.Where(m => !shown.Contains(m)).ToList();
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>FlowGuide evaluation</title>\n");
         sb.Append("<style>\n").Append(Css).Append("</style>\n</head>\n<body>\n");
@@ -40,7 +42,7 @@ public static class ReportWriter
         sb.Append("<div id=\"image-check\" class=\"warn\" hidden></div>\n");
         sb.Append(Inv($"<p class=\"meta\">{summary.Prompts} prompt(s) &times; {summary.Seeds} seed(s) &times; {methods.Count} method(s) = {rows.Count} videos. "));
         if (settings?["sampling"] is JsonObject s)
-            sb.Append("Sampling: ").Append(Esc(string.Join(", ", s.Where(kv => kv.Key != "model").Select(kv => $"{kv.Key} {kv.Value?.ToJsonString().Trim('"')}")))).Append(". ");
+            sb.Append("Sampling: ").Append(Esc(string.Join(", ", s.Where(kv => kv.Key != "model").Select(kv => $"{kv.Key} {Setting(kv.Value)}")))).Append(". ");
         sb.Append("Every method starts each (prompt, seed) from the same noise. Intervals are two-sided 95% Student-t intervals.</p>\n");
         if (settings?["methods"] is JsonObject ms)
         {
@@ -56,9 +58,11 @@ public static class ReportWriter
         sb.Append("</tr>\n");
         SummaryRow(sb, "seconds per video", "", summary.Methods.Select(m => m.Seconds));
         SummaryRow(sb, "peak tensor MiB", "", summary.Methods.Select(m => m.PeakMiB));
-        foreach (var metric in EvalMetrics.All)
+        foreach (var metric in shown)
             SummaryRow(sb, metric.Label + Arrow(metric), metric.Description, summary.Methods.Select(m => m.Metrics[metric.Key]));
         sb.Append("</table>\n");
+        if (omitted.Count > 0)
+            sb.Append("<p class=\"meta\">Not applicable to any video here (left out below): ").Append(Esc(string.Join(", ", omitted.Select(m => m.Label)))).Append(".</p>\n");
 
         // 2. paired differences
         sb.Append("<h2 id=\"paired\">Paired differences against ").Append(Esc(summary.BaseMethod ?? "base")).Append("</h2>\n");
@@ -74,7 +78,7 @@ public static class ReportWriter
             sb.Append("</tr>\n<tr><td>peak memory ratio</td>");
             foreach (var p in summary.Paired) sb.Append("<td>").Append(Esc(EvalSummary.Cell(p.PeakRatio))).Append("</td>");
             sb.Append("</tr>\n");
-            foreach (var metric in EvalMetrics.All)
+            foreach (var metric in shown)
             {
                 sb.Append("<tr><td title=\"").Append(Esc(metric.Description)).Append("\">").Append(Esc(metric.Label + Arrow(metric))).Append("</td>");
                 foreach (var p in summary.Paired)
@@ -93,7 +97,7 @@ public static class ReportWriter
         sb.Append("<h2 id=\"charts\">Charts</h2>\n<p>Left: each method's mean with its 95% interval. Right: cost against gain, ")
           .Append("the time ratio against the base and the paired difference of the metric, with intervals on both axes.</p>\n<div class=\"charts\">\n");
         var timeRatios = summary.Paired.ToDictionary(p => p.Method, p => p.TimeRatio);
-        foreach (var metric in EvalMetrics.All)
+        foreach (var metric in shown)
         {
             var bars = summary.Methods.Select(m => (m.Method, m.Metrics[metric.Key])).ToList();
             var points = new List<(string, MeanInterval, MeanInterval, int)>();
@@ -133,18 +137,22 @@ public static class ReportWriter
 
         // 5. every row
         sb.Append("<h2 id=\"rows\">All videos</h2>\n<table class=\"num small\">\n<tr><th>prompt</th><th>seed</th><th>method</th><th>seconds</th><th>peak MiB</th>");
-        foreach (var metric in EvalMetrics.All) sb.Append("<th>").Append(Esc(metric.Label)).Append("</th>");
+        foreach (var metric in shown) sb.Append("<th>").Append(Esc(metric.Label)).Append("</th>");
         sb.Append("<th>motion-world analyser</th></tr>\n");
         foreach (var r in rows)
         {
             sb.Append(Inv($"<tr><td>{r.PromptIndex + 1}</td><td>{r.Seed}</td><td>")).Append(Esc(r.Method)).Append(Inv($"</td><td>{r.Seconds:F2}</td><td>{r.PeakBytes / 1048576.0:F1}</td>"));
-            foreach (var metric in EvalMetrics.All) sb.Append("<td>").Append(Value(r.Metric(metric.Key))).Append("</td>");
+            foreach (var metric in shown) sb.Append("<td>").Append(Value(r.Metric(metric.Key))).Append("</td>");
             sb.Append("<td class=\"text\">").Append(Esc(r.WorldObserved)).Append("</td></tr>\n");
         }
         sb.Append("</table>\n");
         sb.Append("<script>\n").Append(ImageCheckScript).Append("</script>\n</body>\n</html>\n");
         return sb.ToString();
     }
+
+    /// <summary>The metrics with at least one finite value (the others, such as motion fidelity without a reference, are left out).</summary>
+    public static List<EvalMetric> Shown(IReadOnlyList<EvalRow> rows) =>
+        EvalMetrics.All.Where(m => rows.Any(r => double.IsFinite(r.Metric(m.Key)))).ToList();
 
     private static JsonObject? ReadSettings(string dir)
     {
@@ -167,6 +175,10 @@ public static class ReportWriter
         var text = Inv($"smooth {r.Metric("motion_smoothness"):F4}, warp {r.Metric("warping_error"):F5}, {r.Seconds:F1} s");
         return double.IsNaN(r.Metric("world_colour")) ? text : text + $"; colour {Flag("world_colour")}, motion {Flag("world_motion")}";
     }
+
+    /// <summary>A run.json value for the page: strings unquoted unless empty, everything else as JSON.</summary>
+    private static string Setting(JsonNode? v) =>
+        v is JsonValue j && j.TryGetValue<string>(out var str) ? (str.Length == 0 ? "\"\"" : str) : v?.ToJsonString() ?? "null";
 
     private static string Value(double v) => double.IsFinite(v) ? v.ToString("0.#####", CultureInfo.InvariantCulture) : "&ndash;";
 

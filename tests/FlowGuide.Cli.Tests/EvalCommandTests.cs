@@ -150,6 +150,38 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task ResumesAfterTheProcessIsKilledHalfWay()
+    {
+        // 1. the real executable in its own process, killed (no cleanup, no cancellation) once two videos are reported
+        var outDir = Path.Combine(_dir, "killed");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "flowguide.dll"), "eval", "--methods", "base,flowmo", "--prompts", _prompts,
+                     "--seeds", "0..1", "--out", outDir, "--model", _model, "--frames", "13", "--flowmo-lr", "0.05", "--flowmo-window", "0:0.67" })
+            psi.ArgumentList.Add(a);
+        using (var p = System.Diagnostics.Process.Start(psi)!)
+        {
+            var stderr = p.StandardError.ReadToEndAsync();
+            string? line;
+            bool killed = false;
+            while ((line = p.StandardOutput.ReadLine()) is not null)
+                if (line.Contains("[2/8]", StringComparison.Ordinal)) { p.Kill(entireProcessTree: true); killed = true; break; }
+            await p.WaitForExitAsync();
+            Assert.True(killed, "the run ended before its second video: " + await stderr);
+        }
+        var survivors = EvalResults.Load(outDir);
+        _output.WriteLine($"{survivors.Count} rows survived the kill");
+        Assert.InRange(survivors.Count, 2, 7);
+        var bytes = survivors.ToDictionary(r => r.Video, r => File.ReadAllBytes(Path.Combine(outDir, r.Video)));
+
+        // 2. the same command in this process finishes the rest and keeps what was done
+        var r = Eval(outDir);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains($"{survivors.Count} already done, {8 - survivors.Count} to generate", r.Out);
+        Assert.Equal(8, EvalResults.Load(outDir).Count);
+        foreach (var (video, b) in bytes) Assert.Equal(b, File.ReadAllBytes(Path.Combine(outDir, video)));
+    }
+
+    [Fact]
     public void RefusesChangedSettingsAndBadArgumentsInOneLine()
     {
         var outDir = Path.Combine(_dir, "errors");

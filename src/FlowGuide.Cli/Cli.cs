@@ -20,6 +20,9 @@ public static class Cli
         new TrainVaeCommand(),
         new TrainDitCommand(),
         new ModelConvertCommand(),
+        new PromptsCommand(),
+        new EvalCommand(),
+        new ReportCommand(),
     };
 
     public static int Run(string[] argv, TextWriter output, TextWriter error, CancellationToken cancel = default)

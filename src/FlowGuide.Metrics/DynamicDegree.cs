@@ -22,7 +22,8 @@ public static class DynamicDegree
     /// them so that the rate is about 8 fps; pass null to pair consecutive frames. Per pair m = mean of the top 5%
     /// (floor(0.05 H W), at least one) flow magnitudes; the pair moves when m &gt; 6.0 min(H, W) / 256; the video is
     /// dynamic when at least round(4 N / 16) of its N pairs move (with fewer than 2 pairs that count is 0 and every
-    /// video is dynamic, as in VBench).
+    /// video is dynamic). The count follows metrics.md; VBench's dynamic_degree.py takes it from the number of sampled
+    /// frames, round(4 (N + 1) / 16), which is the same except when N + 1 is 3, 11, 19, ... (one more pair required).
     /// </summary>
     public static DynamicDegreeResult Evaluate(Tensor video, double? fps = null, MetricFlow? flow = null)
     {

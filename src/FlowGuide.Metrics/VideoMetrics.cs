@@ -19,19 +19,27 @@ public static class VideoMetrics
     /// serve the warping error and, when <paramref name="fps"/> gives a stride of 1 (or is null), the dynamic degree;
     /// motion smoothness needs its own flows between frames two apart.
     /// </summary>
-    public static VideoMetricSet Evaluate(Tensor video, double? fps = null, MetricFlow? flow = null)
+    public static VideoMetricSet Evaluate(Tensor video, double? fps = null, MetricFlow? flow = null) =>
+        EvaluateWithFlows(video, fps, flow).Metrics;
+
+    /// <summary>
+    /// As <see cref="Evaluate"/>, also handing back the consecutive forward and backward flows it estimated (stride 1),
+    /// for a caller that shows or reuses them.
+    /// </summary>
+    public static (VideoMetricSet Metrics, FlowPairs Flows) EvaluateWithFlows(Tensor video, double? fps = null, MetricFlow? flow = null)
     {
         flow ??= MetricFlow.Fast;
         var frames = VideoFrames.From(video, "VideoMetrics.Evaluate");
         var pairs = flow.Consecutive(frames, withBackward: true);
         int stride = fps is null ? 1 : Math.Max(1, (int)Math.Round(fps.Value / 8.0, MidpointRounding.ToEven));
         var dynamic = stride == 1 || stride >= frames.Count ? DynamicDegree.Evaluate(pairs) : DynamicDegree.Evaluate(video, fps, flow);
-        return new VideoMetricSet(
+        var metrics = new VideoMetricSet(
             TemporalQuality.TemporalFlickering(video),
             frames.Count >= 3 ? TemporalQuality.MotionSmoothness(video, flow) : double.NaN,
             dynamic,
             WarpingError.Compute(frames, pairs),
             Consistency.Subject(video),
             Consistency.Background(video));
+        return (metrics, pairs);
     }
 }

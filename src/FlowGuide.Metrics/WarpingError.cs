@@ -12,8 +12,10 @@ public static class WarpingError
     /// E = 1/(T-1) sum_t [ sum_i M_t(i) |V_t(i) - warp(V_{t+1}, F_{t-&gt;t+1})(i)|^2 / sum_i M_t(i) ], where i runs over
     /// pixels, |.|^2 is the squared distance of the RGB vectors (channels summed), V in [0, 1], and M = 1 - occlusion with
     /// occluded meaning |w + w_back|^2 &gt; 0.01 (|w|^2 + |w_back|^2) + 0.5 (w_back sampled at x + w). A pair whose mask is
-    /// empty is averaged over all pixels, as Lai et al.'s code does. Flows come from <paramref name="flow"/>
-    /// (<see cref="MetricFlow.Fast"/> by default) in place of their FlowNet2.
+    /// empty adds 0, as in Lai et al.'s evaluate_WarpError.py (its masked difference is all zero there). Flows come from
+    /// <paramref name="flow"/> (<see cref="MetricFlow.Fast"/> by default) in place of their FlowNet2. Two differences from
+    /// that script, both following metrics.md: its occlusion mask also marks motion boundaries, and it reads the mask as a
+    /// 3-channel image, so its denominator counts every pixel three times and its numbers are this value divided by 3.
     /// </summary>
     public static double Compute(Tensor video, MetricFlow? flow = null)
     {
@@ -33,7 +35,7 @@ public static class WarpingError
             var warped = MetricFlow.Warp(frames[t + 1], flows.Forward[t], h, w); // [3, H, W] in [-1, 1]
             var occ = MetricFlow.Occlusion(flows.Forward[t], flows.Backward[t], h, w);
             var cur = frames[t];
-            double err = 0, errAll = 0, n = 0;
+            double err = 0, n = 0;
             for (int i = 0; i < plane; i++)
             {
                 double d2 = 0;
@@ -42,10 +44,9 @@ public static class WarpingError
                     double d = (cur[c * plane + i] - warped[c * plane + i]) * 0.5; // [-1, 1] -> [0, 1] difference
                     d2 += d * d;
                 }
-                errAll += d2;
                 if (occ[i] == 0) { err += d2; n++; }
             }
-            total += n > 0 ? err / n : errAll / plane;
+            if (n > 0) total += err / n; // an all-occluded pair adds 0 (see above)
         }
         return total / flows.Count;
     }

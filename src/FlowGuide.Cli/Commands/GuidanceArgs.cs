@@ -27,49 +27,59 @@ internal static class GuidanceArgs
     public static (IReadOnlyList<IGuidanceHook> Hooks, JsonObject Metadata) Read(Args args)
     {
         var name = (args.String("guidance") ?? "none").ToLowerInvariant();
+        var (options, meta, given) = ReadFlowMo(args);
+        switch (name)
+        {
+            case "none":
+                if (given) throw new UsageException("--flowmo-* options need --guidance flowmo");
+                return (Array.Empty<IGuidanceHook>(), new JsonObject { ["name"] = "none" });
+            case "flowmo":
+                return (new IGuidanceHook[] { new FlowMoHook(options) }, meta);
+            default:
+                throw new UsageException($"--guidance must be none or flowmo, got '{name}'");
+        }
+    }
+
+    /// <summary>
+    /// Reads every <c>--flowmo-*</c> option (defaults for those not given); returns the validated options, their
+    /// metadata, and whether any option was given (so a caller can reject them when FlowMo is not selected).
+    /// </summary>
+    public static (FlowMoOptions Options, JsonObject Metadata, bool AnyGiven) ReadFlowMo(Args args)
+    {
         var lr = args.String("flowmo-lr");
         var window = args.String("flowmo-window");
         var optimizer = args.String("flowmo-optimizer");
         var iterations = args.String("flowmo-iterations");
         bool noRecompute = args.Flag("flowmo-no-recompute");
         bool noCheckpointing = args.Flag("flowmo-no-checkpointing");
-        switch (name)
+        bool given = lr is not null || window is not null || optimizer is not null || iterations is not null || noRecompute || noCheckpointing;
+        var o = new FlowMoOptions
         {
-            case "none":
-                if (lr is not null || window is not null || optimizer is not null || iterations is not null || noRecompute || noCheckpointing)
-                    throw new UsageException("--flowmo-* options need --guidance flowmo");
-                return (Array.Empty<IGuidanceHook>(), new JsonObject { ["name"] = "none" });
-            case "flowmo":
-                var o = new FlowMoOptions
-                {
-                    LearningRate = lr is null ? 1e-3 : args.Float("flowmo-lr", 0),
-                    Window = window is null ? FlowMoOptions.DefaultWindow : ParseWindow(window),
-                    Optimizer = (optimizer ?? "adam").ToLowerInvariant() switch
-                    {
-                        "adam" => FlowMoOptimizer.AdamOneStep,
-                        "sgd" => FlowMoOptimizer.GradientDescent,
-                        _ => throw new UsageException($"--flowmo-optimizer must be adam or sgd, got '{optimizer}'"),
-                    },
-                    Iterations = iterations is null ? 1 : args.Int("flowmo-iterations", 1),
-                    RecomputeAfterUpdate = !noRecompute,
-                    GradientCheckpointing = !noCheckpointing,
-                };
-                try { o.Validate(); }
-                catch (ArgumentException e) { throw new UsageException(e.Message); }
-                var meta = new JsonObject
-                {
-                    ["name"] = "flowmo",
-                    ["learning_rate"] = o.LearningRate,
-                    ["window"] = window ?? "0:0.24",
-                    ["optimizer"] = o.Optimizer == FlowMoOptimizer.AdamOneStep ? "adam" : "sgd",
-                    ["iterations"] = o.Iterations,
-                    ["recompute_after_update"] = o.RecomputeAfterUpdate,
-                    ["gradient_checkpointing"] = o.GradientCheckpointing,
-                };
-                return (new IGuidanceHook[] { new FlowMoHook(o) }, meta);
-            default:
-                throw new UsageException($"--guidance must be none or flowmo, got '{name}'");
-        }
+            LearningRate = lr is null ? 1e-3 : (double)(decimal)args.Float("flowmo-lr", 0), // 0.05, not 0.0500000007
+            Window = window is null ? FlowMoOptions.DefaultWindow : ParseWindow(window),
+            Optimizer = (optimizer ?? "adam").ToLowerInvariant() switch
+            {
+                "adam" => FlowMoOptimizer.AdamOneStep,
+                "sgd" => FlowMoOptimizer.GradientDescent,
+                _ => throw new UsageException($"--flowmo-optimizer must be adam or sgd, got '{optimizer}'"),
+            },
+            Iterations = iterations is null ? 1 : args.Int("flowmo-iterations", 1),
+            RecomputeAfterUpdate = !noRecompute,
+            GradientCheckpointing = !noCheckpointing,
+        };
+        try { o.Validate(); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        var meta = new JsonObject
+        {
+            ["name"] = "flowmo",
+            ["learning_rate"] = o.LearningRate,
+            ["window"] = window ?? "0:0.24",
+            ["optimizer"] = o.Optimizer == FlowMoOptimizer.AdamOneStep ? "adam" : "sgd",
+            ["iterations"] = o.Iterations,
+            ["recompute_after_update"] = o.RecomputeAfterUpdate,
+            ["gradient_checkpointing"] = o.GradientCheckpointing,
+        };
+        return (o, meta, given);
     }
 
     private static StepWindow ParseWindow(string s)

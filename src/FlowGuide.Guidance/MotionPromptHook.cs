@@ -61,7 +61,7 @@ public sealed class MotionPromptHook : GuidanceHook
         FlowOptions = Options.Flow ?? TrainingFlowOptions(discriminator) ?? ClassicalFlowOptions.Default;
         if (flow is null)
         {
-            var estimator = new ClassicalFlow(FlowOptions);
+            var estimator = new ClassicalFlow(Options.CheckpointFlow ? FlowOptions with { CheckpointWarps = true } : FlowOptions);
             flow = estimator.Estimate;
         }
         _flow = flow;
@@ -129,6 +129,8 @@ public sealed class MotionPromptHook : GuidanceHook
             var latent = context.Latent.Detach();
             for (int it = 0; it < o.Iterations; it++)
             {
+                // each iteration's graph goes back to the pool when it ends (T is updated in place and outlives it)
+                using var scope = new TensorScope();
                 // 1. a random subset of adjacent frame pairs (without repeats), from the run's generator
                 var starts = DrawPairs(context.Rng, frames - 1, o.FramePairs);
                 var objective = new MotionPromptObjective(text, run.PromptTokens, prompt => context.Velocity(latent, prompt), latent, context.Sigma,

@@ -81,7 +81,9 @@ public static class MotionPromptLoss
 /// MotionPrompt's objective at one sampling step as a function of the learnable token embeddings T [1, n, E] alone:
 /// prompt = text encoder(prompt token embeddings ++ T) → guided velocity v at the (fixed) latent → zhat0 = z_t - t v →
 /// decode the chosen frame pairs only → flow per pair → <see cref="MotionPromptLoss.Combine"/>. The gradient reaches T
-/// through the flow estimator, the decoder, the transformer and the text encoder; everything else is held fixed.
+/// through the flow estimator, the decoder, the transformer and the text encoder; everything else is held fixed. With a
+/// causal decoder, <see cref="MotionPromptOptions.DecoderHistoryGradient"/> decides whether it also flows through the
+/// latent frames decoded before the pairs (see there).
 /// </summary>
 public sealed class MotionPromptObjective
 {
@@ -142,7 +144,7 @@ public sealed class MotionPromptObjective
         var x0 = Ops.Sub(Latent, Ops.MulScalar(v, (float)Sigma));
         // 2. decode only the frames of the pairs
         int p = PairStarts.Count;
-        var video = VideoFrameDecoding.DecodeFrames(Decoder, x0, Frames());              // [1, 3, 2P, H, W]
+        var video = VideoFrameDecoding.DecodeFrames(Decoder, x0, Frames(), Options.DecoderHistoryGradient); // [1, 3, 2P, H, W]
         int h = video.Size(3), w = video.Size(4);
         var pairs = Ops.Reshape(Ops.Permute(video, 0, 2, 1, 3, 4), p, 2, 3, h, w);      // [P, 2, 3, H, W]
         var first = Ops.Reshape(Ops.Narrow(pairs, 1, 0, 1), p, 3, h, w);                // [P, 3, H, W]

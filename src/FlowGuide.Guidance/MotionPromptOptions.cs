@@ -85,6 +85,21 @@ public sealed record MotionPromptOptions
     /// </summary>
     public bool GradientCheckpointing { get; init; } = true;
 
+    /// <summary>
+    /// Differentiate the ClassicalFlow estimate with each warp's iterations checkpointed (recomputed in the backward pass):
+    /// the same gradient with a fraction of the memory, for about one more flow forward.
+    /// </summary>
+    public bool CheckpointFlow { get; init; } = true;
+
+    /// <summary>
+    /// A causal video VAE decodes a pair only after running the latent frames before it (their causal history). False
+    /// (default) runs that history without a tape, so the gradient reaches T only through the latent frames the pair is
+    /// decoded from — as with the per-frame image decoders of the paper's models — and the history's activations are not
+    /// kept. True also differentiates through the history: the exact gradient, for the memory of every earlier chunk.
+    /// Values are the same either way.
+    /// </summary>
+    public bool DecoderHistoryGradient { get; init; }
+
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.999;
     public double Epsilon { get; init; } = 1e-8;

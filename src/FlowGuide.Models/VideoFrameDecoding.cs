@@ -9,6 +9,14 @@ namespace FlowGuide.Models;
 /// </summary>
 public interface ICausalVideoDecoder : IVideoDecoder
 {
+    /// <summary>
+    /// The video frames of latent frames [<paramref name="start"/>, start + <paramref name="count"/>) of
+    /// <paramref name="latent"/>: frame 0 alone for latent frame 0, TemporalFactor frames for each later one, with the
+    /// same values as those frames of <see cref="IVideoDecoder.Decode"/> on the whole latent. Latent frames before the
+    /// range still run, to fill the causal history; with <paramref name="historyGradient"/> they are differentiated too
+    /// (the exact gradient), without it they run untaped, their activations are freed at once and no gradient reaches them.
+    /// </summary>
+    Tensor DecodeLatentRange(Tensor latent, int start, int count, bool historyGradient);
 }
 
 /// <summary>
@@ -34,11 +42,13 @@ public static class VideoFrameDecoding
 
     /// <summary>
     /// Video frames <paramref name="frames"/> (in the given order, repeats allowed) of <paramref name="latent"/>
-    /// [B, C, F', H', W']: [B, 3, frames.Count, H, W]. An <see cref="ICausalVideoDecoder"/> decodes only the latent prefix
-    /// the latest requested frame needs; any other decoder decodes everything and the frames are picked out. Differentiable
-    /// with respect to the latent when the decoder is.
+    /// [B, C, F', H', W']: [B, 3, frames.Count, H, W]. An <see cref="ICausalVideoDecoder"/> decodes only the latent frames
+    /// from the earliest to the latest one the frames need (after running the frames before them to fill its causal
+    /// history, differentiated only with <paramref name="historyGradient"/>); any other decoder decodes everything and the
+    /// frames are picked out. The values never depend on <paramref name="historyGradient"/>; with it on (the default) the
+    /// gradient with respect to the latent is exact, without it the latent frames before the earliest needed one get none.
     /// </summary>
-    public static Tensor DecodeFrames(IVideoDecoder decoder, Tensor latent, IReadOnlyList<int> frames)
+    public static Tensor DecodeFrames(IVideoDecoder decoder, Tensor latent, IReadOnlyList<int> frames, bool historyGradient = true)
     {
         ArgumentNullException.ThrowIfNull(decoder);
         ArgumentNullException.ThrowIfNull(latent);
@@ -51,9 +61,11 @@ public static class VideoFrameDecoding
             if (f < 0 || f >= videoFrames)
                 throw new ArgumentOutOfRangeException(nameof(frames), $"VideoFrameDecoding: frame {f} is outside the {videoFrames} frames a latent of {latentFrames} latent frames decodes to.");
 
-        int needed = decoder is ICausalVideoDecoder ? LatentPrefixFor(frames, tf) : latentFrames;
-        var part = needed < latentFrames ? Ops.Narrow(latent, 2, 0, needed) : latent; // [B, C, needed, H', W']
-        var video = decoder.Decode(part);                                                // [B, 3, 1 + (needed - 1) tf, H, W]
-        return Ops.IndexSelect(video, 2, frames.ToArray());                              // [B, 3, k, H, W]
+        if (decoder is not ICausalVideoDecoder causal)
+            return Ops.IndexSelect(decoder.Decode(latent), 2, frames.ToArray());         // [B, 3, k, H, W]
+        int start = LatentFrameOf(frames.Min(), tf), end = LatentPrefixFor(frames, tf);
+        var video = causal.DecodeLatentRange(latent, start, end - start, historyGradient); // [B, 3, frames of latent start..end-1, H, W]
+        int offset = start == 0 ? 0 : 1 + (start - 1) * tf;                              // video index of the range's first frame
+        return Ops.IndexSelect(video, 2, frames.Select(f => f - offset).ToArray());      // [B, 3, k, H, W]
     }
 }

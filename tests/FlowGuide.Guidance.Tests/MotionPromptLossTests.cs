@@ -56,7 +56,8 @@ public class MotionPromptLossTests
     public void ObjectiveGradientReachesTheTokensThroughTheWholeChain(double l3)
     {
         var parts = new MotionPromptTestParts();
-        var options = MotionPromptTestParts.Options(0, 1) with { RegularizationWeight = l3, Tv = TvReduction.Mean };
+        // the exact gradient: through the causal decoder's history as well (latent frame 0 precedes the pairs' frames 1..4)
+        var options = MotionPromptTestParts.Options(0, 1) with { RegularizationWeight = l3, Tv = TvReduction.Mean, DecoderHistoryGradient = true };
         var latent = Tensor.Randn(new Rng(12), 1, 4, 3, 4, 4);
         var cfg = new CfgVelocity(parts.Wan, 5f);
         Tensor neg;

@@ -34,7 +34,8 @@ public sealed record MotionPromptStepRecord(int Step, int Iteration, double Loss
 /// prefix the pairs need, the unrolled flow and the discriminator) plus the loop's own forward. The prompt text comes
 /// from the constructor or, when null there, from <see cref="StepContext.Prompt"/>; the hook checks that it encodes to the
 /// run's prompt. Random pair choices come from the run's <see cref="StepContext.Rng"/>, so a seed fixes them.
-/// State (T, the optimiser) resets whenever a run starts again (a step index not after the previous one).
+/// State (T, the optimiser) resets whenever a run starts again (a step index not after the previous one), so one hook
+/// serves run after run — with different prompts when it takes them from the context — but not two runs at once.
 /// <see cref="History"/> accumulates over runs.
 /// </remarks>
 public sealed class MotionPromptHook : GuidanceHook

@@ -23,6 +23,7 @@ public static class Cli
         new PromptsCommand(),
         new EvalCommand(),
         new ReportCommand(),
+        new TrainDiscriminatorCommand(),
     };
 
     public static int Run(string[] argv, TextWriter output, TextWriter error, CancellationToken cancel = default)

@@ -120,13 +120,15 @@ public sealed class StepContext
     private readonly CfgVelocity _cfg;
     private readonly List<Tensor> _kept;
 
+    private Tensor _prompt;
+
     internal StepContext(int step, SigmaSchedule schedule, float timestep, Tensor latent, Tensor initialLatent,
         Tensor promptEmbeddings, Tensor negativeEmbeddings, CfgVelocity cfg, IVideoDecoder? decoder, ITextEncoder? textEncoder,
-        Rng rng, List<Tensor> kept)
+        Rng rng, List<Tensor> kept, string? prompt = null)
     {
         Step = step; Schedule = schedule; Timestep = timestep; Latent = latent; InitialLatent = initialLatent;
-        PromptEmbeddings = promptEmbeddings; NegativeEmbeddings = negativeEmbeddings; _cfg = cfg;
-        Decoder = decoder; TextEncoder = textEncoder; Rng = rng; _kept = kept;
+        _prompt = promptEmbeddings; RunPromptEmbeddings = promptEmbeddings; NegativeEmbeddings = negativeEmbeddings; _cfg = cfg;
+        Decoder = decoder; TextEncoder = textEncoder; Rng = rng; _kept = kept; Prompt = prompt;
     }
 
     /// <summary>Index of this step, 0-based.</summary>
@@ -145,8 +147,27 @@ public sealed class StepContext
     public Tensor Latent { get; internal set; }
     /// <summary>The initial noise z_T the run started from (FlowMotion's average velocity needs it); valid for the whole run.</summary>
     public Tensor InitialLatent { get; }
-    /// <summary>Encoded prompt [1, L, D].</summary>
-    public Tensor PromptEmbeddings { get; }
+    /// <summary>
+    /// Encoded prompt [1, L, D] that <see cref="Velocity(Tensor)"/> and the loop's own model call use at this step. It
+    /// starts as the run's prompt (<see cref="RunPromptEmbeddings"/>); a hook may replace it for the rest of this step
+    /// (MotionPrompt steps with its optimised prompt), and later hooks and the loop's model call then see the replacement.
+    /// Every step starts again from the run's prompt. The replacement must have the run prompt's shape.
+    /// </summary>
+    public Tensor PromptEmbeddings
+    {
+        get => _prompt;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (value.Shape != RunPromptEmbeddings.Shape)
+                throw new ArgumentException($"StepContext.PromptEmbeddings: a replacement prompt must have the run prompt's shape {RunPromptEmbeddings.Shape}, got {value.Shape}.", nameof(value));
+            _prompt = value.Detach();
+        }
+    }
+    /// <summary>The run's own encoded prompt [1, L, D], whatever a hook set <see cref="PromptEmbeddings"/> to.</summary>
+    public Tensor RunPromptEmbeddings { get; }
+    /// <summary>The prompt text when the run started from text (<see cref="TextToVideoPipeline.Generate"/>); null when it started from embeddings.</summary>
+    public string? Prompt { get; }
     /// <summary>Encoded negative prompt [1, L, D].</summary>
     public Tensor NegativeEmbeddings { get; }
     /// <summary>The run's classifier-free guidance scale g in <c>v = v_u + g (v_c - v_u)</c>.</summary>

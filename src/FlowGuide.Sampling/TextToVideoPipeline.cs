@@ -119,17 +119,21 @@ public sealed class TextToVideoPipeline
             cond = TextEncoder.Encode(prompt);
             uncond = TextEncoder.Encode(options.NegativePrompt);
         }
-        return GenerateFromEmbeddings(cond, uncond, options, hooks, progress, cancellationToken);
+        return Sample(cond, uncond, options, hooks, progress, cancellationToken, prompt);
     }
 
     /// <summary>Samples with given prompt and negative embeddings [1, L, D] and decodes.</summary>
     public GenerationResult GenerateFromEmbeddings(Tensor promptEmbeddings, Tensor negativeEmbeddings, GenerationOptions options,
-        IReadOnlyList<IGuidanceHook>? hooks = null, IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default)
+        IReadOnlyList<IGuidanceHook>? hooks = null, IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Sample(promptEmbeddings, negativeEmbeddings, options, hooks, progress, cancellationToken, prompt: null);
+
+    private GenerationResult Sample(Tensor promptEmbeddings, Tensor negativeEmbeddings, GenerationOptions options,
+        IReadOnlyList<IGuidanceHook>? hooks, IProgress<StepProgress>? progress, CancellationToken cancellationToken, string? prompt)
     {
         var shape = LatentShape(options);
         var rng = new Rng(options.Seed);
         var noise = Tensor.Randn(rng, shape);
-        var latent = Denoise(noise, promptEmbeddings, negativeEmbeddings, options, rng, hooks, progress, cancellationToken);
+        var latent = DenoiseCore(noise, promptEmbeddings, negativeEmbeddings, options, rng, hooks, progress, cancellationToken, prompt);
         cancellationToken.ThrowIfCancellationRequested();
         Tensor video;
         using (GradMode.NoGrad()) video = Decoder.Decode(latent);
@@ -141,7 +145,11 @@ public sealed class TextToVideoPipeline
     /// is handed to hooks (pass the generator that drew the noise so one seed fixes everything).
     /// </summary>
     public Tensor Denoise(Tensor initialLatent, Tensor promptEmbeddings, Tensor negativeEmbeddings, GenerationOptions options, Rng rng,
-        IReadOnlyList<IGuidanceHook>? hooks = null, IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default)
+        IReadOnlyList<IGuidanceHook>? hooks = null, IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        DenoiseCore(initialLatent, promptEmbeddings, negativeEmbeddings, options, rng, hooks, progress, cancellationToken, prompt: null);
+
+    private Tensor DenoiseCore(Tensor initialLatent, Tensor promptEmbeddings, Tensor negativeEmbeddings, GenerationOptions options, Rng rng,
+        IReadOnlyList<IGuidanceHook>? hooks, IProgress<StepProgress>? progress, CancellationToken cancellationToken, string? prompt)
     {
         ArgumentNullException.ThrowIfNull(initialLatent);
         ArgumentNullException.ThrowIfNull(promptEmbeddings);
@@ -170,7 +178,7 @@ public sealed class TextToVideoPipeline
             var nextCarried = new List<Tensor>();
             using (var scope = new TensorScope())
             {
-                var ctx = new StepContext(i, schedule, timestep, latent, start, promptEmbeddings, negativeEmbeddings, cfg, Decoder, TextEncoder, rng, kept);
+                var ctx = new StepContext(i, schedule, timestep, latent, start, promptEmbeddings, negativeEmbeddings, cfg, Decoder, TextEncoder, rng, kept, prompt);
 
                 // 1. hooks before the model call (may replace the latent, may supply its velocity)
                 Tensor? velocity = null;

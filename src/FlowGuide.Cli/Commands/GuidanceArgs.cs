@@ -1,43 +1,87 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using FlowGuide.Guidance;
+using FlowGuide.Models.Flow;
 using FlowGuide.Sampling;
 
 namespace FlowGuide.Cli;
 
 /// <summary>
-/// The <c>--guidance</c> option family shared by commands that sample: <c>none</c> (default) or <c>flowmo</c> with its
-/// <c>--flowmo-*</c> settings. A <c>--flowmo-*</c> option without <c>--guidance flowmo</c> is a usage error.
+/// The <c>--guidance</c> option family shared by commands that sample: <c>none</c> (default), <c>flowmo</c>,
+/// <c>motionprompt</c>, or several joined by commas (<c>motionprompt,flowmo</c>), whose hooks run in the order given.
+/// Each method's settings are <c>--flowmo-*</c> / <c>--motionprompt-*</c> options; one without its method is a usage error.
 /// </summary>
 internal static class GuidanceArgs
 {
+    /// <summary>Where the discriminator for the shipped model ships, relative to the checkout.</summary>
+    public const string DefaultDiscriminatorPath = "models/motionprompt-discriminator";
+
     /// <summary>Value-less options this family adds to a command's <see cref="Command.Flags"/>.</summary>
-    public static readonly string[] Flags = { "flowmo-no-recompute", "flowmo-no-checkpointing" };
+    public static readonly string[] Flags = { "flowmo-no-recompute", "flowmo-no-checkpointing", "motionprompt-no-checkpointing" };
+
+    private static readonly string[] FlowMoValues = { "flowmo-lr", "flowmo-window", "flowmo-optimizer", "flowmo-iterations" };
+
+    private static readonly string[] MotionPromptValues =
+    {
+        "motionprompt-discriminator", "motionprompt-window", "motionprompt-iterations", "motionprompt-tokens", "motionprompt-init-word",
+        "motionprompt-pairs", "motionprompt-l1", "motionprompt-l2", "motionprompt-l3", "motionprompt-lr", "motionprompt-optimizer",
+        "motionprompt-tv", "motionprompt-flow",
+    };
 
     public const string Usage =
-        "  --guidance NAME     none (default) or flowmo (variance-based motion-coherence guidance)\n" +
+        "  --guidance NAMES    none (default), flowmo, motionprompt, or several joined by commas (e.g. motionprompt,flowmo),\n" +
+        "                      applied in that order at each step\n" +
         "  --flowmo-lr X       FlowMo learning rate (default 0.001)\n" +
         "  --flowmo-window A:B guided steps as fractions of the run (default 0:0.24, the first 12 of 50)\n" +
         "  --flowmo-optimizer NAME  adam (one fresh Adam step per guided step, default) or sgd (z -= lr * grad)\n" +
         "  --flowmo-iterations N    gradient steps per guided step (default 1)\n" +
         "  --flowmo-no-recompute    step with the velocity from before the update (the released code)\n" +
-        "  --flowmo-no-checkpointing  keep all activations for the backward pass (faster, more memory)\n";
+        "  --flowmo-no-checkpointing  keep all activations for the backward pass (faster, more memory)\n" +
+        "  --motionprompt-discriminator DIR  trained flow discriminator ('flowguide train discriminator'; default " + DefaultDiscriminatorPath + ")\n" +
+        "  --motionprompt-window A:B  optimised steps as fractions of the run (default 0.06:0.3, steps 3..14 of 50)\n" +
+        "  --motionprompt-iterations K  token updates per optimised step (default 3)\n" +
+        "  --motionprompt-tokens N    learnable tokens appended to the prompt (default 1)\n" +
+        "  --motionprompt-init-word W word whose embedding initialises them (default authentic; 'the' when not in the vocabulary)\n" +
+        "  --motionprompt-pairs N     random adjacent frame pairs decoded per iteration (default 1)\n" +
+        "  --motionprompt-l1 X --motionprompt-l2 X --motionprompt-l3 X  weights of log(1-D), TV(flow), |T-T0|^2 (default 1, 5, 10)\n" +
+        "  --motionprompt-lr X        token learning rate (default 0.005)\n" +
+        "  --motionprompt-optimizer NAME  adam (default, kept through the window) or sgd\n" +
+        "  --motionprompt-tv sum|mean TV summed over pixels (default, the paper's formula) or averaged\n" +
+        "  --motionprompt-flow NAME   classical (default: the settings the discriminator was trained with) or learned (RAFT-small)\n" +
+        "  --motionprompt-no-checkpointing  keep all transformer activations for the backward pass\n";
 
     /// <summary>Reads the options; returns the hooks to pass to the pipeline (empty for none) and their metadata.</summary>
     public static (IReadOnlyList<IGuidanceHook> Hooks, JsonObject Metadata) Read(Args args)
     {
-        var name = (args.String("guidance") ?? "none").ToLowerInvariant();
-        var (options, meta, given) = ReadFlowMo(args);
-        switch (name)
+        var names = (args.String("guidance") ?? "none").ToLowerInvariant().Split(',', StringSplitOptions.TrimEntries);
+        var flowmoGiven = FlowMoValues.Where(o => args.String(o) is not null).Concat(new[] { "flowmo-no-recompute", "flowmo-no-checkpointing" }.Where(args.Flag)).ToList();
+        var mpGiven = MotionPromptValues.Where(o => args.String(o) is not null).Concat(new[] { "motionprompt-no-checkpointing" }.Where(args.Flag)).ToList();
+        if (names.Length > 1 && names.Contains("none")) throw new UsageException("--guidance none cannot be combined with other methods");
+        if (names.Distinct().Count() != names.Length) throw new UsageException($"--guidance names a method twice: '{string.Join(',', names)}'");
+        foreach (var n in names)
+            if (n is not ("none" or "flowmo" or "motionprompt"))
+                throw new UsageException($"--guidance must be none, flowmo, motionprompt or a comma-separated list of them, got '{n}'");
+        if (flowmoGiven.Count > 0 && !names.Contains("flowmo")) throw new UsageException($"--{flowmoGiven[0]} needs --guidance flowmo");
+        if (mpGiven.Count > 0 && !names.Contains("motionprompt")) throw new UsageException($"--{mpGiven[0]} needs --guidance motionprompt");
+        if (names is ["none"]) return (Array.Empty<IGuidanceHook>(), new JsonObject { ["name"] = "none" });
+
+        var hooks = new List<IGuidanceHook>();
+        var metas = new List<JsonObject>();
+        foreach (var n in names)
         {
-            case "none":
-                if (given) throw new UsageException("--flowmo-* options need --guidance flowmo");
-                return (Array.Empty<IGuidanceHook>(), new JsonObject { ["name"] = "none" });
-            case "flowmo":
-                return (new IGuidanceHook[] { new FlowMoHook(options) }, meta);
-            default:
-                throw new UsageException($"--guidance must be none or flowmo, got '{name}'");
+            var (hook, meta) = n == "flowmo" ? FlowMo(args) : MotionPrompt(args);
+            hooks.Add(hook);
+            metas.Add(meta);
         }
+        if (metas.Count == 1) return (hooks, metas[0]);
+        var combined = new JsonObject { ["name"] = string.Join(',', names), ["methods"] = new JsonArray(metas.Cast<JsonNode?>().ToArray()) };
+        return (hooks, combined);
+    }
+
+    private static (IGuidanceHook, JsonObject) FlowMo(Args args)
+    {
+        var (options, meta, _) = ReadFlowMo(args);
+        return (new FlowMoHook(options), meta);
     }
 
     /// <summary>
@@ -56,7 +100,7 @@ internal static class GuidanceArgs
         var o = new FlowMoOptions
         {
             LearningRate = lr is null ? 1e-3 : (double)(decimal)args.Float("flowmo-lr", 0), // 0.05, not 0.0500000007
-            Window = window is null ? FlowMoOptions.DefaultWindow : ParseWindow(window),
+            Window = window is null ? FlowMoOptions.DefaultWindow : ParseWindow(window, "flowmo-window"),
             Optimizer = (optimizer ?? "adam").ToLowerInvariant() switch
             {
                 "adam" => FlowMoOptimizer.AdamOneStep,
@@ -82,7 +126,101 @@ internal static class GuidanceArgs
         return (o, meta, given);
     }
 
-    private static StepWindow ParseWindow(string s)
+    private static (IGuidanceHook, JsonObject) MotionPrompt(Args args)
+    {
+        var d = new MotionPromptOptions();
+        var window = args.String("motionprompt-window");
+        var optimizer = args.String("motionprompt-optimizer");
+        var tv = args.String("motionprompt-tv");
+        var flowName = (args.String("motionprompt-flow") ?? "classical").ToLowerInvariant();
+        var o = d with
+        {
+            Window = window is null ? MotionPromptOptions.DefaultWindow : ParseWindow(window, "motionprompt-window"),
+            Iterations = args.Int("motionprompt-iterations", d.Iterations),
+            TokenCount = args.Int("motionprompt-tokens", d.TokenCount),
+            InitWord = args.String("motionprompt-init-word") ?? d.InitWord,
+            FramePairs = args.Int("motionprompt-pairs", d.FramePairs),
+            DiscriminatorWeight = Double(args, "motionprompt-l1", d.DiscriminatorWeight),
+            TvWeight = Double(args, "motionprompt-l2", d.TvWeight),
+            RegularizationWeight = Double(args, "motionprompt-l3", d.RegularizationWeight),
+            LearningRate = Double(args, "motionprompt-lr", d.LearningRate),
+            Optimizer = (optimizer ?? "adam").ToLowerInvariant() switch
+            {
+                "adam" => MotionPromptOptimizer.Adam,
+                "sgd" => MotionPromptOptimizer.GradientDescent,
+                _ => throw new UsageException($"--motionprompt-optimizer must be adam or sgd, got '{optimizer}'"),
+            },
+            Tv = (tv ?? "sum").ToLowerInvariant() switch
+            {
+                "sum" => TvReduction.Sum,
+                "mean" => TvReduction.Mean,
+                _ => throw new UsageException($"--motionprompt-tv must be sum or mean, got '{tv}'"),
+            },
+            GradientCheckpointing = !args.Flag("motionprompt-no-checkpointing"),
+        };
+        try { o.Validate(); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+
+        var discDir = args.String("motionprompt-discriminator") ?? FindDefaultDiscriminator();
+        if (!Directory.Exists(discDir))
+            throw new DirectoryNotFoundException($"MotionPrompt discriminator folder '{discDir}' does not exist; train one with 'flowguide train discriminator --out DIR' and pass --motionprompt-discriminator DIR.");
+        var disc = FlowDiscriminator.Load(discDir);
+        Func<FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor>? flow = flowName switch
+        {
+            "classical" => null,
+            "learned" => Learned(),
+            _ => throw new UsageException($"--motionprompt-flow must be classical or learned, got '{flowName}'"),
+        };
+        var hook = new MotionPromptHook(disc, o, prompt: null, flow);
+        var meta = new JsonObject
+        {
+            ["name"] = "motionprompt",
+            ["discriminator"] = Path.GetFullPath(discDir),
+            ["window"] = window ?? "0.06:0.3",
+            ["iterations"] = o.Iterations,
+            ["tokens"] = o.TokenCount,
+            ["init_word"] = o.InitWord,
+            ["frame_pairs"] = o.FramePairs,
+            ["l1"] = o.DiscriminatorWeight,
+            ["l2"] = o.TvWeight,
+            ["l3"] = o.RegularizationWeight,
+            ["learning_rate"] = o.LearningRate,
+            ["optimizer"] = o.Optimizer == MotionPromptOptimizer.Adam ? "adam" : "sgd",
+            ["tv"] = o.Tv == TvReduction.Sum ? "sum" : "mean",
+            ["flow"] = flowName,
+            ["gradient_checkpointing"] = o.GradientCheckpointing,
+        };
+        return (hook, meta);
+    }
+
+    private static double Double(Args args, string name, double fallback)
+    {
+        var s = args.String(name);
+        if (s is null) return fallback;
+        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v) ? v
+            : throw new UsageException($"--{name} expects a number, got '{s}'");
+    }
+
+    private static Func<FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor> Learned()
+    {
+        var path = FlowEstimators.FindLearnedWeights();
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"--motionprompt-flow learned: RAFT-small weights not found at '{path}' (train them with 'flowguide train flow', or use --motionprompt-flow classical).", path);
+        var raft = RaftSmall.Load(path);
+        raft.Freeze();
+        return (a, b) => raft.Estimate(a, b);
+    }
+
+    /// <summary><see cref="DefaultDiscriminatorPath"/> in the checkout that holds this executable; a usage error when there is none.</summary>
+    private static string FindDefaultDiscriminator()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "FlowGuide.sln")))
+                return Path.Combine(dir.FullName, DefaultDiscriminatorPath);
+        throw new UsageException($"no --motionprompt-discriminator given and no FlowGuide checkout above '{AppContext.BaseDirectory}' to find {DefaultDiscriminatorPath} in");
+    }
+
+    private static StepWindow ParseWindow(string s, string option)
     {
         var parts = s.Split(':');
         if (parts.Length == 2
@@ -90,6 +228,6 @@ internal static class GuidanceArgs
             && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var b)
             && a >= 0 && a <= b && b <= 1)
             return StepWindow.Fractions(a, b);
-        throw new UsageException($"--flowmo-window expects START:END fractions with 0 <= START <= END <= 1 (e.g. 0:0.24), got '{s}'");
+        throw new UsageException($"--{option} expects START:END fractions with 0 <= START <= END <= 1 (e.g. 0:0.24), got '{s}'");
     }
 }

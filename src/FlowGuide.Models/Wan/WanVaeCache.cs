@@ -19,8 +19,11 @@ internal sealed class WanVaeCache(bool ownsTensors)
     private readonly List<bool> _seen = new();
     private int _next;
 
-    /// <summary>True when the cache copies what it stores and disposes what it drops (never while recording a graph).</summary>
-    public bool OwnsTensors { get; } = ownsTensors;
+    /// <summary>
+    /// True when the cache copies what it stores and disposes what it drops (never while recording a graph). May be turned
+    /// off between chunks: an untaped history followed by a recorded range (<see cref="WanVae.DecodeLatentRange(Tensor, int, int, bool)"/>).
+    /// </summary>
+    public bool OwnsTensors { get; set; } = ownsTensors;
 
     /// <summary>Starts a chunk: slots are visited again from the first.</summary>
     public void BeginChunk() => _next = 0;

@@ -17,7 +17,7 @@ namespace FlowGuide.Models.Video;
 /// of the input), while this network trains in minutes. <see cref="Wan.WanVae"/> still loads real Wan2.1 checkpoints.
 /// </para>
 /// </summary>
-public sealed class CompactVae : Module, IVideoAutoencoder
+public sealed class CompactVae : Module, IVideoAutoencoder, ICausalVideoDecoder
 {
     public const string ConfigFileName = "config.json";
     public const string WeightsFileName = "diffusion_pytorch_model.safetensors";
@@ -82,7 +82,22 @@ public sealed class CompactVae : Module, IVideoAutoencoder
     /// Raw latent [B, z, F', H', W'] -> video [B, 3, 1 + (F' - 1)·tf, H'·s, W'·s]; <paramref name="clamp"/> limits the
     /// output to [-1, 1] (no gradient where it saturates, so training decodes unclamped).
     /// </summary>
-    public Tensor DecodeRaw(Tensor rawLatent, bool clamp = false)
+    public Tensor DecodeRaw(Tensor rawLatent, bool clamp = false) => DecodeGroups(rawLatent, clamp, startsAtFrameZero: true);
+
+    /// <summary>
+    /// Latent frames [start, start + count) only: each latent frame is decoded from itself alone, so nothing before the
+    /// range runs (there is no causal history; <paramref name="historyGradient"/> changes nothing) and the frames equal
+    /// those of <see cref="Decode"/> on the whole latent.
+    /// </summary>
+    public Tensor DecodeLatentRange(Tensor latent, int start, int count, bool historyGradient)
+    {
+        ArgumentNullException.ThrowIfNull(latent);
+        if (latent.Rank != 5 || start < 0 || count < 1 || start + count > latent.Size(2))
+            throw new ArgumentException($"CompactVae.DecodeLatentRange: latent frames [{start}, {start + count}) are not inside latent {latent.Shape}.");
+        return DecodeGroups(Denormalize(latent.Narrow(2, start, count)), clamp: true, startsAtFrameZero: start == 0);
+    }
+
+    private Tensor DecodeGroups(Tensor rawLatent, bool clamp, bool startsAtFrameZero)
     {
         ArgumentNullException.ThrowIfNull(rawLatent);
         if (rawLatent.Rank != 5 || rawLatent.Size(1) != Config.ZDim || rawLatent.Size(2) < 1)
@@ -95,6 +110,7 @@ public sealed class CompactVae : Module, IVideoAutoencoder
         // 2. groups back to frames: frame 0 from group 0's first slot, then every slot of the later groups
         y = y.Reshape(b, groups, 3, tf, h, w).Permute(0, 2, 1, 3, 4, 5)              // [B, 3, G, tf, H, W]
             .Reshape(b, 3, groups * tf, h, w);                                       // [B, 3, G·tf, H, W]
+        if (!startsAtFrameZero) return clamp ? y.Clamp(-1f, 1f) : y;                 // every slot is a real frame
         var keep = new[] { 0 }.Concat(Enumerable.Range(tf, (groups - 1) * tf)).ToArray();
         var video = groups == 1 ? y.Narrow(2, 0, 1) : y.IndexSelect(2, keep);        // [B, 3, 1 + (G-1)·tf, H, W]
         return clamp ? video.Clamp(-1f, 1f) : video;

@@ -70,6 +70,19 @@ public sealed class CompactVaeTests : IDisposable
     }
 
     [Fact]
+    public void DecodingALatentRangeGivesTheSameFramesAsDecodingAll()
+    {
+        using var _ = GradMode.NoGrad();
+        var vae = Vae();
+        var z = Tensor.Randn(new Rng(8), 1, 4, 3, 4, 4);
+        var all = vae.Decode(z);                                                        // 9 frames
+        Assert.Equal(all.Narrow(2, 0, 5).ToArray(), vae.DecodeLatentRange(z, 0, 2, false).ToArray());
+        Assert.Equal(all.Narrow(2, 5, 4).ToArray(), vae.DecodeLatentRange(z, 2, 1, false).ToArray());
+        Assert.Equal(all.Narrow(2, 1, 8).ToArray(), vae.DecodeLatentRange(z, 1, 2, true).ToArray());
+        Assert.Throws<ArgumentException>(() => vae.DecodeLatentRange(z, 2, 2, false));
+    }
+
+    [Fact]
     public void GradientsMatchFiniteDifferences()
     {
         var vae = Vae();

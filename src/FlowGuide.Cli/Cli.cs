@@ -18,6 +18,7 @@ public static class Cli
         new GenerateCommand(),
         new TrainVaeCommand(),
         new TrainDitCommand(),
+        new ExperimentFlowLossCommand(),
     };
 
     public static int Run(string[] argv, TextWriter output, TextWriter error, CancellationToken cancel = default)

@@ -33,7 +33,7 @@ public static class SvgPlot
         var (x0, x1) = Range(pts.Select(p => p.X));
         var (y0, y1) = Range(pts.Select(p => Y(p.Y)));
         var xt = Ticks(x0, x1);
-        var yt = Ticks(y0, y1);
+        var yt = logY ? LogTicks(y0, y1) : Ticks(y0, y1);
         (x0, x1) = (Math.Min(x0, xt[0]), Math.Max(x1, xt[^1]));
         (y0, y1) = (Math.Min(y0, yt[0]), Math.Max(y1, yt[^1]));
         double Px(double x) => Left + (x - x0) / (x1 - x0) * (Width - Left - Right);
@@ -79,10 +79,12 @@ public static class SvgPlot
     public static string Bars(string title, string valueLabel, IReadOnlyList<(string Label, double Value)> bars)
     {
         ArgumentNullException.ThrowIfNull(bars);
-        var sb = Begin(title);
+        const double rowH = 30;
+        int height = (int)(Top + 10 + rowH * Math.Max(1, bars.Count) + Bottom);
+        var sb = Begin(title, height);
         var usable = bars.Where(b => double.IsFinite(b.Value) && b.Value >= 0).ToList();
         double max = usable.Count == 0 ? 1 : Math.Max(usable.Max(b => b.Value), 1e-12);
-        double span = Width - 220 - 40, rowH = Math.Min(32, (Height - Top - Bottom) / (double)Math.Max(1, bars.Count));
+        double span = Width - 220 - 90;
         for (int i = 0; i < bars.Count; i++)
         {
             double y = Top + 10 + i * rowH;
@@ -92,7 +94,7 @@ public static class SvgPlot
             sb.Append(Inv($"<rect x=\"220\" y=\"{y:0.##}\" width=\"{w:0.##}\" height=\"{rowH * 0.7:0.##}\" fill=\"{Palette[i % Palette.Length]}\"/>\n"));
             Text(sb, 224 + w, y + rowH * 0.6, Fmt(bars[i].Value), "start");
         }
-        Text(sb, 220 + span / 2, Height - 12, valueLabel, "middle");
+        Text(sb, 220 + span / 2, height - 16, valueLabel, "middle");
         return End(sb);
     }
 
@@ -102,10 +104,30 @@ public static class SvgPlot
         if (!(hi > lo)) { lo -= 0.5; hi += 0.5; }
         double raw = (hi - lo) / 5, mag = Math.Pow(10, Math.Floor(Math.Log10(raw)));
         double step = new[] { 1.0, 2, 5, 10 }.Select(m => m * mag).First(s => s >= raw);
-        double start = Math.Floor(lo / step) * step, end = Math.Ceiling(hi / step) * step;
+        long first = (long)Math.Floor(lo / step), last = (long)Math.Ceiling(hi / step);
+        int digits = Math.Clamp(1 - (int)Math.Floor(Math.Log10(step)), 0, 15);
         var ticks = new List<double>();
-        for (double v = start; v <= end + step * 1e-9; v += step) ticks.Add(Math.Round(v / step) * step);
+        for (long k = first; k <= last; k++) ticks.Add(Math.Round(k * step, digits));
         return ticks.ToArray();
+    }
+
+    /// <summary>Ticks for a log10 axis spanning [lo, hi] (in log10 units): nice linear values within a decade, else 1-2-5 per decade.</summary>
+    private static double[] LogTicks(double lo, double hi)
+    {
+        double a = Math.Pow(10, lo), b = Math.Pow(10, hi);
+        if (hi - lo < 1)
+        {
+            var linear = Ticks(a, b).Where(v => v > 0).Select(Math.Log10).ToArray();
+            if (linear.Length >= 2) return linear;
+        }
+        var ticks = new List<double>();
+        for (int k = (int)Math.Floor(lo); k <= (int)Math.Ceiling(hi); k++)
+            foreach (var m in hi - lo < 3 ? new[] { 1.0, 2, 5 } : new[] { 1.0 })
+            {
+                double v = Math.Log10(m) + k;
+                if (v >= lo - 1e-9 && v <= hi + 1e-9) ticks.Add(v);
+            }
+        return ticks.Count >= 2 ? ticks.ToArray() : new[] { lo, hi };
     }
 
     private static bool Usable((double X, double Y) p, bool logY) => double.IsFinite(p.X) && double.IsFinite(p.Y) && (!logY || p.Y > 0);
@@ -117,11 +139,11 @@ public static class SvgPlot
         return hi > lo ? (lo, hi) : (lo - 0.5 * Math.Max(Math.Abs(lo), 1), hi + 0.5 * Math.Max(Math.Abs(hi), 1));
     }
 
-    private static StringBuilder Begin(string title)
+    private static StringBuilder Begin(string title, int height = Height)
     {
         var sb = new StringBuilder();
-        sb.Append(Inv($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" font-family=\"sans-serif\">\n"));
-        sb.Append(Inv($"<rect width=\"{Width}\" height=\"{Height}\" fill=\"#fff\"/>\n"));
+        sb.Append(Inv($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{height}\" viewBox=\"0 0 {Width} {height}\" font-family=\"sans-serif\">\n"));
+        sb.Append(Inv($"<rect width=\"{Width}\" height=\"{height}\" fill=\"#fff\"/>\n"));
         sb.Append(Inv($"<text x=\"{Width / 2}\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">{Esc(title)}</text>\n"));
         return sb;
     }

@@ -95,7 +95,7 @@ public static class DitTrainer
     public static IReadOnlyList<string> CsvColumns { get; } = new[]
     {
         "train_s", "step_s", "lr", "gnorm", "loss", "fm_loss", "flow_loss", "flow_samples", "flow_epe",
-        "val_loss", "val_pred_epe", "val_sample_epe", "val_sample_flicker", "val_s",
+        "val_loss", "val_pred_epe", "val_pred_world_epe", "val_sample_epe", "val_sample_motion", "val_sample_flicker", "val_s",
     };
 
     public static TrainingResult Train(DitTrainingOptions options, TextWriter? log = null, CancellationToken cancel = default)
@@ -161,10 +161,12 @@ public static class DitTrainer
                 if (!validator.Options.UseEma) evalModule.LoadStateDict(module.StateDict());
                 var m = validator.Run(evalModule.Transformer, evalModule.TextEncoder, decoder, i => latents.Get(i, WorldSplit.Validation));
                 stats["val_pred_epe"] = m.PredictionEpe;
+                stats["val_pred_world_epe"] = m.PredictionWorldEpe;
                 stats["val_sample_epe"] = m.SampleEpe;
+                stats["val_sample_motion"] = m.SampleMotionError;
                 stats["val_sample_flicker"] = m.SampleFlicker;
                 stats["val_s"] = m.Seconds;
-                text += TrainingLoop.Invariant($"; motion ({(validator.Options.UseEma ? "EMA" : "raw")}): prediction EPE {m.PredictionEpe:F3} px, sample EPE {m.SampleEpe:F3} px, flicker {m.SampleFlicker:F4} ({m.Seconds:F1} s)");
+                text += TrainingLoop.Invariant($"; motion ({(validator.Options.UseEma ? "EMA" : "raw")}): prediction EPE {m.PredictionEpe:F3} px ({m.PredictionWorldEpe:F3} vs world), sample EPE {m.SampleEpe:F3} px, motion error {m.SampleMotionError:F3} px, flicker {m.SampleFlicker:F4} ({m.Seconds:F1} s)");
             }
             return (mean, text);
         }, cancel);

@@ -23,10 +23,11 @@ internal static class FlowLossArgs
         "  --val-sample-steps N sampling steps of the validation videos (default 10; 0: only the one-step prediction error)\n" +
         "  --val-flow-ema       score the EMA weights instead of the current ones\n";
 
-    public const string TrainUsage =
+    public static readonly string TrainUsage =
         "  --flow-loss          add FlowLoss (noise-aware optical-flow loss on the decoded prediction)\n" +
         "  --flow-weighting NAME  gate (L_recon + w_psi L_flow, default), ss or ls (weighted averages emphasising small or large sigma)\n" +
-        "  --psi X              gate threshold on sigma = t/(1-t) (default 0.5)\n" + SharedUsage;
+        "  --psi X              gate threshold on sigma = t/(1-t) (default 0.5)\n" +
+        SharedUsage.Replace("(0: off)", "(default 4 with --flow-loss, else 0 = off)", StringComparison.Ordinal);
 
     /// <summary>The shared flow-term settings (weighting and psi left at their defaults).</summary>
     public static FlowLossOptions ReadShared(Args args)

@@ -106,6 +106,34 @@ public sealed class FlowLossTrainerTests : IDisposable
         }
     }
 
+    [Fact]
+    public void CheckpointedSegmentsGiveTheSameLossAndGradients()
+    {
+        var vae = new WanVae(TinyVae, new Rng(4));
+        vae.Freeze();
+        vae.Eval();
+        var model = new WanTransformer3D(WanTransformerConfig.Tiny, new Rng(9));
+        Tensor z0;
+        using (GradMode.NoGrad())
+            z0 = vae.Encode(MotionWorld.Generate(1, WorldSplit.Train, 5, 16, 16).Video.Reshape(1, 3, 5, 16, 16));
+        var eps = Tensor.Randn(new Rng(31), z0.Shape.ToArray());
+        var ctx = Tensor.Randn(new Rng(32), 1, 6, WanTransformerConfig.Tiny.TextDim);
+        var ps = model.Parameters().ToArray();
+        (float Loss, float[][] Grads) Run(bool checkpoint)
+        {
+            var loss = new FlowLoss(new FlowLossOptions { Psi = 10, Scale = 1, Estimator = FlowLossTests.TinyEstimator, CheckpointSegments = checkpoint });
+            var targets = new WorldFlowTargets(loss, 5, 16, 16);
+            var r = DitFlowLoss.Compute(model, vae, loss, z0, eps, new[] { 0.2f }, ctx, rows => targets.Get(new[] { 1L }, WorldSplit.Train));
+            return (r.Loss.Item(), Autograd.Grad(r.Loss, ps).Select(g => g.ToArray()).ToArray());
+        }
+        var a = Run(true);
+        var b = Run(false);
+        Assert.Equal(b.Loss, a.Loss, 4);
+        for (int k = 0; k < ps.Length; k++)
+            for (int i = 0; i < a.Grads[k].Length; i++)
+                Assert.True(Math.Abs(a.Grads[k][i] - b.Grads[k][i]) <= 1e-3 * (1 + Math.Abs(b.Grads[k][i])), $"parameter {k}[{i}]: {a.Grads[k][i]} vs {b.Grads[k][i]}");
+    }
+
     private static Dictionary<string, double>[] Csv(string runDir) => TrainingCsvLog.Read(Path.Combine(runDir, DitTrainer.CsvLogFile)).ToArray();
 
     [Fact]

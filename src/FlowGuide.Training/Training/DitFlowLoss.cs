@@ -40,7 +40,9 @@ public static class DitFlowLoss
         {
             var ts = Tensor.FromArray(rows.Select(i => t[i]).ToArray(), rows.Length, 1, 1, 1, 1);
             var x0 = Ops.Sub(zt.IndexSelect(0, rows), Ops.Mul(v.IndexSelect(0, rows), ts));       // [B', C, F', H', W']
-            return decoder.Decode(x0);                                                                // [B', 3, F, H, W]
+            return loss.Options.CheckpointSegments && x0.RequiresGrad && GradMode.IsEnabled
+                ? Checkpoint.Run(xs => decoder.Decode(xs[0]), new[] { x0 })                            // [B', 3, F, H, W]
+                : decoder.Decode(x0);
         }
         return loss.Apply(recon, t, Predicted, targets);
     }

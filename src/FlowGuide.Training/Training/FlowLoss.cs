@@ -211,7 +211,9 @@ public sealed class FlowLoss
         if (video.Rank != 5 || video.Size(0) != passed.Length)
             throw new InvalidOperationException($"FlowLoss.Apply: the decoder returned {video.Shape} for {passed.Length} samples, expected [{passed.Length}, 3, F, H, W].");
         var target = targets(passed);
-        var flow = EstimateFlows(video);
+        var flow = Options.CheckpointSegments && video.RequiresGrad && GradMode.IsEnabled
+            ? Checkpoint.Run(xs => EstimateFlows(xs[0]), new[] { video })
+            : EstimateFlows(video);
         var err = WeightedSquaredError(flow, target);                                                       // [B']
         var k = Tensor.FromArray(passed.Select(i => (float)(w[i] * Options.Scale * EdmLambda(sigma[i]))).ToArray(), passed.Length);
         var flowTerm = err.Mul(k).Sum();

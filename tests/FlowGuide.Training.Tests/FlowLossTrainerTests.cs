@@ -1,3 +1,5 @@
+using FlowGuide.Models;
+using FlowGuide.Models.Flow;
 using FlowGuide.Models.Text;
 using FlowGuide.Models.Wan;
 using FlowGuide.Tensors;
@@ -104,6 +106,53 @@ public sealed class FlowLossTrainerTests : IDisposable
                 Assert.True(err <= 0.05 * Math.Abs(g[i]) + 1e-4, $"{chosen[k]}[{i}]: autograd {g[i]}, finite differences {central} (right {right}, left {left})");
             }
         }
+    }
+
+    /// <summary>Counts decodes and passes them on.</summary>
+    private sealed class CountingDecoder(IVideoDecoder inner) : IVideoDecoder
+    {
+        public int Calls;
+        public int LatentChannels => inner.LatentChannels;
+        public int TemporalFactor => inner.TemporalFactor;
+        public int SpatialFactor => inner.SpatialFactor;
+
+        public Tensor Decode(Tensor latent)
+        {
+            Calls++;
+            return inner.Decode(latent);
+        }
+    }
+
+    [Fact]
+    public void GatedTrainingStepDecodesAndEstimatesOnlyPassingSamples()
+    {
+        var vae = new WanVae(TinyVae, new Rng(4));
+        vae.Freeze();
+        var decoder = new CountingDecoder(vae);
+        var model = new WanTransformer3D(WanTransformerConfig.Tiny, new Rng(9));
+        var z0 = Tensor.Randn(new Rng(41), 3, 4, 2, 4, 4);
+        var eps = Tensor.Randn(new Rng(42), 3, 4, 2, 4, 4);
+        var ctx = Tensor.Randn(new Rng(43), 3, 6, WanTransformerConfig.Tiny.TextDim);
+        int estimates = 0, pairs = 0;
+        var classical = new ClassicalFlow(FlowLossTests.TinyEstimator);
+        var loss = new FlowLoss(new FlowLossOptions { Psi = 0.5, Estimator = FlowLossTests.TinyEstimator },
+            (a, b) => { estimates++; pairs += a.Size(0); return classical.Estimate(a, b); });
+        var targets = new WorldFlowTargets(loss, 5, 16, 16);
+        FlowTarget Targets(int[] rows) => targets.Get(rows.Select(r => (long)r).ToArray(), WorldSplit.Train);
+
+        // sigma = 1, 4, 1.5: nothing passes psi = 0.5 -> no decode, no flow, no target, the plain flow-matching loss
+        var none = DitFlowLoss.Compute(model, decoder, loss, z0, eps, new[] { 0.5f, 0.8f, 0.6f }, ctx, Targets);
+        Assert.Equal((0, 0, 0L), (decoder.Calls, estimates, targets.Computed));
+        Assert.Equal(DitTrainer.FlowLoss(model, z0, eps, new[] { 0.5f, 0.8f, 0.6f }, ctx).Item(), none.Loss.Item(), 5);
+
+        // sigma = 1, 0.25, 1.5: only sample 1 passes -> one decode of one video, its 4 frame pairs estimated once (checkpointed: once more in backward)
+        var one = DitFlowLoss.Compute(model, decoder, loss, z0, eps, new[] { 0.5f, 0.2f, 0.6f }, ctx, Targets);
+        Assert.Equal(new[] { 1 }, one.Passed);
+        Assert.Equal(1, decoder.Calls);
+        Assert.Equal(1L, targets.Computed);
+        Assert.Equal((2, 8), (estimates, pairs));                                // the target's flows (no gradient) and the prediction's
+        one.Loss.Backward();
+        Assert.Equal((2, 3, 12), (decoder.Calls, estimates, pairs));              // the checkpointed segments recompute once each in backward
     }
 
     [Fact]

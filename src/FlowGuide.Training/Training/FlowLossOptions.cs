@@ -107,12 +107,4 @@ public sealed record FlowLossOptions
         ArgumentNullException.ThrowIfNull(Estimator, nameof(Estimator));
         Estimator.Validate();
     }
-
-    /// <summary>A short tag for logs and run names, e.g. "gate psi=0.5" or "avg-ss".</summary>
-    public string Describe() => Weighting switch
-    {
-        FlowLossWeighting.HardGate => FormattableString.Invariant($"gate psi={Psi:0.###}"),
-        FlowLossWeighting.SmallSigma => "avg-ss",
-        _ => "avg-ls",
-    };
 }

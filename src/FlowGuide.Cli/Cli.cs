@@ -24,6 +24,7 @@ public static class Cli
         new EvalCommand(),
         new ReportCommand(),
         new TrainDiscriminatorCommand(),
+        new ExperimentFlowLossCommand(),
     };
 
     public static int Run(string[] argv, TextWriter output, TextWriter error, CancellationToken cancel = default)

@@ -1,5 +1,5 @@
 using FlowGuide.Cli.Eval;
-using FlowGuide.Metrics.World;
+using FlowGuide.Training.World.Analysis;
 using FlowGuide.Training.World;
 
 namespace FlowGuide.Cli.Tests;

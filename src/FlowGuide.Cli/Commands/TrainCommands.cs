@@ -90,14 +90,15 @@ public sealed class TrainDitCommand : Command
 {
     public override string Name => "train dit";
     public override string Summary => "train the video transformer (flow matching) on VAE latents of the motion world";
-    public override IReadOnlySet<string> Flags => new HashSet<string> { "resume" };
+    public override IReadOnlySet<string> Flags => new HashSet<string>(FlowLossArgs.Flags) { "resume" };
     public override string Usage =>
         "flowguide train dit --vae VAE_DIR --out DIR [options]\n\n" + TrainArgs.SharedUsage +
         "  --vae DIR            trained VAE folder (e.g. the vae/ a 'train vae' run exported); frozen\n" +
         "  --layers N           transformer layers (default 6; width 256 = 4 heads x 64)\n" +
         "  --caption-dropout X  probability of the empty prompt (default 0.1)\n" +
-        "  --latent-cache DIR   where encoded latents are cached (default DIR/latents)\n\n" +
-        "Exports a complete model folder (model_index.json, transformer/, vae/, text_encoder/) to DIR/model when --steps is reached.";
+        "  --latent-cache DIR   where encoded latents are cached (default DIR/latents)\n" + FlowLossArgs.TrainUsage + "\n" +
+        "Exports a complete model folder (model_index.json, transformer/, vae/, text_encoder/) to DIR/model when --steps is reached.\n" +
+        "Writes one row per step to DIR/train_log.csv (losses, flow term, motion validation, seconds).";
 
     public override int Run(Args args, TextWriter output, CancellationToken cancel)
     {
@@ -109,6 +110,8 @@ public sealed class TrainDitCommand : Command
             CaptionDropout = args.Float("caption-dropout", o.CaptionDropout),
             LatentCacheDirectory = args.String("latent-cache"),
         };
+        var flow = FlowLossArgs.ReadTrain(args);
+        o = o with { FlowLoss = flow, FlowValidation = FlowLossArgs.ReadValidation(args, flow is null ? 0 : 4) };
         args.EnsureAllUsed(0);
         TrainArgs.Report(output, "dit", DitTrainer.Train(o, output, cancel));
         return 0;

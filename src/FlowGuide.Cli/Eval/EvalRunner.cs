@@ -6,7 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using FlowGuide.Media;
 using FlowGuide.Metrics;
-using FlowGuide.Metrics.World;
+using FlowGuide.Training.World.Analysis;
 using FlowGuide.Sampling;
 using FlowGuide.Tensors;
 

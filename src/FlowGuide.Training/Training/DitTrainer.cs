@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using FlowGuide.Models.Text;
 using FlowGuide.Models;
+using FlowGuide.Models.Text;
 using FlowGuide.Models.Video;
 using FlowGuide.Models.Wan;
 using FlowGuide.Nn;
@@ -26,10 +26,18 @@ public sealed record DitTrainingOptions : TrainerOptions
     public double[] ValidationTimesteps { get; init; } = { 0.1, 0.3, 0.5, 0.7, 0.9 };
     /// <summary>Sampling defaults written into the exported model_index.json.</summary>
     public ModelDefaults Defaults { get; init; } = new();
+    /// <summary>FlowLoss on top of (or averaged with) the flow-matching loss; null trains with flow matching alone, exactly as before.</summary>
+    public FlowLossOptions? FlowLoss { get; init; }
+    /// <summary>Motion validation at every validation (flow error of predictions and of sampled videos); null skips it.</summary>
+    public FlowValidationOptions? FlowValidation { get; init; }
 
     public override void Validate()
     {
         base.Validate();
+        FlowLoss?.Validate();
+        FlowValidation?.Validate();
+        if ((FlowLoss is not null || FlowValidation is not null) && Frames < 2)
+            throw new ArgumentException($"DitTrainer: flow needs clips of at least 2 frames, got {Frames}.");
         Model.Validate();
         if (string.IsNullOrWhiteSpace(VaeDirectory)) throw new ArgumentException("DitTrainer: the VAE folder is empty.");
         if (CaptionDropout is < 0 or > 1) throw new ArgumentException($"DitTrainer: caption dropout must be in [0, 1], got {CaptionDropout}.");
@@ -68,10 +76,28 @@ public sealed class DitTrainingModule : Module
 /// more separable than its random embeddings happen to be, and its cost is negligible (at most 32 tokens against 320
 /// video tokens). Latents are the posterior means of the VAE, cached per clip seed (the clip pool is cycled), so
 /// after the first epoch a step no longer renders or encodes.
+/// With <see cref="DitTrainingOptions.FlowLoss"/> the step's loss is <see cref="DitFlowLoss.Compute"/> instead (same
+/// random draws, so runs with and without it see the same data, t and eps). Every step appends a row to
+/// <c>OUT/train_log.csv</c> (<see cref="CsvColumns"/>).
 /// </remarks>
 public static class DitTrainer
 {
     public const string ExportFolder = "model";
+
+    /// <summary>The per-step CSV log beside the checkpoint folder.</summary>
+    public const string CsvLogFile = "train_log.csv";
+
+    /// <summary>
+    /// Columns of <see cref="CsvLogFile"/> after "step": cumulative and per-step training seconds (validation excluded),
+    /// learning rate, gradient norm, loss, its flow-matching part (unweighted batch mean), its flow part (batch mean of
+    /// w L_flow), samples whose flow was computed, their flow EPE; at validation steps: the EMA flow-matching validation
+    /// loss, the motion validation (<see cref="FlowValidationResult"/>) and its seconds.
+    /// </summary>
+    public static IReadOnlyList<string> CsvColumns { get; } = new[]
+    {
+        "train_s", "step_s", "lr", "gnorm", "loss", "fm_loss", "flow_loss", "flow_samples", "flow_epe",
+        "val_loss", "val_pred_epe", "val_pred_world_epe", "val_sample_epe", "val_sample_motion", "val_sample_flicker", "val_s",
+    };
 
     public static TrainingResult Train(DitTrainingOptions options, TextWriter? log = null, CancellationToken cancel = default)
     {
@@ -92,14 +118,21 @@ public static class DitTrainer
         evalModule.Freeze();
         evalModule.Eval();
         var valClips = Enumerable.Range(0, options.ValidationClips).Select(i => (long)i).ToArray();
+        IVideoDecoder decoder = vae;
+        var flowLoss = options.FlowLoss is { } flo ? new FlowLoss(flo) : null;
+        var targets = flowLoss is null ? null : new WorldFlowTargets(flowLoss, options.Frames, options.Width, options.Height);
+        var validator = options.FlowValidation is { } fvo ? new FlowValidator(fvo, options.Frames, options.Width, options.Height) : null;
+        var stats = new Dictionary<string, double>();
+        AttachCsvLog(loop, options, stats);
 
         var (losses, val, sps) = loop.Run(step =>
         {
             var z0s = new List<Tensor>();
             var contexts = new List<Tensor>();
+            var indices = new long[options.BatchSize];
             for (int b = 0; b < options.BatchSize; b++)
             {
-                long index = options.ClipIndex(step, b);
+                long index = indices[b] = options.ClipIndex(step, b);
                 z0s.Add(latents.Get(index, WorldSplit.Train));
                 bool drop = loop.Rng.Uniform() < options.CaptionDropout;
                 contexts.Add(module.TextEncoder.Encode(drop ? "" : latents.Caption(index, WorldSplit.Train)));
@@ -109,14 +142,34 @@ public static class DitTrainer
             var t = new float[options.BatchSize];
             for (int b = 0; b < t.Length; b++) t[b] = 1f / (1f + MathF.Exp(-loop.Rng.Normal()));
             var eps = Tensor.Randn(loop.Rng, z0.Shape.ToArray());
-            var loss = FlowLoss(module.Transformer, z0, eps, t, ctx);
-            return new StepLoss(loss);
+            if (flowLoss is null) return new StepLoss(FlowLoss(module.Transformer, z0, eps, t, ctx));
+            var r = DitFlowLoss.Compute(module.Transformer, decoder, flowLoss, z0, eps, t, ctx,
+                rows => targets!.Get(rows.Select(i => indices[i]).ToArray(), WorldSplit.Train));
+            stats["fm_loss"] = r.Reconstruction;
+            stats["flow_loss"] = r.FlowTerm;
+            stats["flow_samples"] = r.Passed.Length;
+            stats["flow_epe"] = r.FlowEpe;
+            return new StepLoss(r.Loss, TrainingLoop.Invariant($"fm {r.Reconstruction:F5} flow {r.FlowTerm:F5} ({r.Passed.Length}/{t.Length} samples)"));
         }, () =>
         {
             loop.Ema.CopyTo(evalModule);
             var perT = Validate(evalModule, latents, valClips, options.ValidationTimesteps);
             double mean = perT.Average();
-            return (mean, TrainingLoop.Invariant($"loss {mean:F5} (EMA; at t = {string.Join(", ", options.ValidationTimesteps.Zip(perT, (tt, l) => $"{tt:0.##}: {l:F4}"))})"));
+            stats["val_loss"] = mean;
+            var text = TrainingLoop.Invariant($"loss {mean:F5} (EMA; at t = {string.Join(", ", options.ValidationTimesteps.Zip(perT, (tt, l) => $"{tt:0.##}: {l:F4}"))})");
+            if (validator is not null)
+            {
+                if (!validator.Options.UseEma) evalModule.LoadStateDict(module.StateDict());
+                var m = validator.Run(evalModule.Transformer, evalModule.TextEncoder, decoder, i => latents.Get(i, WorldSplit.Validation));
+                stats["val_pred_epe"] = m.PredictionEpe;
+                stats["val_pred_world_epe"] = m.PredictionWorldEpe;
+                stats["val_sample_epe"] = m.SampleEpe;
+                stats["val_sample_motion"] = m.SampleMotionError;
+                stats["val_sample_flicker"] = m.SampleFlicker;
+                stats["val_s"] = m.Seconds;
+                text += TrainingLoop.Invariant($"; motion ({(validator.Options.UseEma ? "EMA" : "raw")}): prediction EPE {m.PredictionEpe:F3} px ({m.PredictionWorldEpe:F3} vs world), sample EPE {m.SampleEpe:F3} px, motion error {m.SampleMotionError:F3} px, flicker {m.SampleFlicker:F4} ({m.Seconds:F1} s)");
+            }
+            return (mean, text);
         }, cancel);
 
         string? export = null;
@@ -168,6 +221,31 @@ public static class DitTrainer
     }
 
     private static Tensor Cat(List<Tensor> xs) => xs.Count == 1 ? xs[0] : Ops.Concat(xs, 0);
+
+    /// <summary>
+    /// Appends one <see cref="CsvLogFile"/> row per step from the loop's report and the values the step and validation
+    /// left in <paramref name="stats"/> (cleared after each row); cumulative training time continues from the last kept row.
+    /// </summary>
+    private static void AttachCsvLog(TrainingLoop loop, DitTrainingOptions options, Dictionary<string, double> stats)
+    {
+        var csv = new TrainingCsvLog(Path.Combine(options.OutputDirectory, CsvLogFile), CsvColumns);
+        double trainSeconds = double.NaN;
+        loop.StepCompleted = r =>
+        {
+            if (double.IsNaN(trainSeconds))
+                trainSeconds = csv.Start(r.Step) is { } last && last.TryGetValue("train_s", out var s) ? s : 0;
+            trainSeconds += r.Seconds;
+            stats["train_s"] = trainSeconds;
+            stats["step_s"] = r.Seconds;
+            stats["lr"] = r.LearningRate;
+            stats["gnorm"] = r.GradNorm;
+            stats["loss"] = r.Loss;
+            if (!stats.ContainsKey("fm_loss")) stats["fm_loss"] = r.Loss;
+            if (!stats.ContainsKey("flow_samples")) stats["flow_samples"] = 0;
+            csv.Append(r.Step, stats);
+            stats.Clear();
+        };
+    }
 }
 
 /// <summary>

@@ -82,6 +82,15 @@ public readonly record struct StepLoss(Tensor Loss, string? Note = null);
 /// <param name="ExportDirectory">Where the finished model was exported (null when the run stopped early).</param>
 public sealed record TrainingResult(long Step, bool Finished, IReadOnlyList<double> Losses, double Validation, double SecondsPerStep, string? ExportDirectory);
 
+/// <summary>One finished optimiser step, as <see cref="TrainingLoop.StepCompleted"/> reports it.</summary>
+/// <param name="Step">The (1-based) step just completed.</param>
+/// <param name="Loss">Its training loss.</param>
+/// <param name="LearningRate">The learning rate it used.</param>
+/// <param name="GradNorm">Global gradient norm before clipping (NaN when clipping is off).</param>
+/// <param name="Seconds">Wall time of the step itself (loss, backward, clipping, optimiser, EMA), without validation or checkpointing.</param>
+/// <param name="Validated">Whether validation ran after this step.</param>
+public readonly record struct StepReport(long Step, double Loss, double LearningRate, double GradNorm, double Seconds, bool Validated);
+
 /// <summary>
 /// The optimisation loop both trainers share: AdamW with warm-up + cosine learning rate, global-norm clipping, EMA,
 /// periodic validation, atomic checkpoints (<see cref="TrainingCheckpoint"/>: weights, optimiser, EMA, step, RNG) and
@@ -116,6 +125,12 @@ public sealed class TrainingLoop
     public Rng Rng { get; }
     /// <summary>Completed steps.</summary>
     public long Step { get; private set; }
+
+    /// <summary>
+    /// Called after every step (after its validation, before its checkpoint), e.g. to append a row to a CSV log. A row
+    /// written for a step later than the checkpoint a run resumes from is seen again when that step is re-run.
+    /// </summary>
+    public Action<StepReport>? StepCompleted { get; set; }
 
     public string CheckpointDirectory => Path.Combine(_o.OutputDirectory, CheckpointFolder);
 
@@ -154,6 +169,7 @@ public sealed class TrainingLoop
             Optimizer.ZeroGrad();
             double lossValue, gnorm;
             string? note;
+            long stepStart = clock.ElapsedTicks;
             using (var scope = new TensorScope())
             {
                 var r = step(s);
@@ -167,6 +183,7 @@ public sealed class TrainingLoop
             }
             Optimizer.ZeroGrad();
             Ema.Update(s);
+            double stepSeconds = (double)(clock.ElapsedTicks - stepStart) / Stopwatch.Frequency;
             Step = s;
             losses.Add(lossValue);
             windowLoss += lossValue;
@@ -179,12 +196,14 @@ public sealed class TrainingLoop
                 windowLoss = 0;
                 windowCount = 0;
             }
-            if ((_o.ValidateEvery > 0 && s % _o.ValidateEvery == 0) || s == _o.Steps)
+            bool validated = (_o.ValidateEvery > 0 && s % _o.ValidateEvery == 0) || s == _o.Steps;
+            if (validated)
             {
                 var (v, text) = validate();
                 validation = v;
                 _log.WriteLine(Invariant($"{_name} step {s} validation {text}"));
             }
+            StepCompleted?.Invoke(new StepReport(s, lossValue, Optimizer.LearningRate, gnorm, stepSeconds, validated));
             if (s % _o.CheckpointEvery == 0 || s == stopAt) SaveCheckpoint();
         }
         double perStep = Step > startStep ? clock.Elapsed.TotalSeconds / (Step - startStep) : 0;

@@ -1,6 +1,6 @@
 using FlowGuide.Training.World;
 
-namespace FlowGuide.Metrics.World;
+namespace FlowGuide.Training.World.Analysis;
 
 /// <summary>
 /// Labels pixels with the motion world's palette. The world draws a shape of colour c as f c with a shading factor f in

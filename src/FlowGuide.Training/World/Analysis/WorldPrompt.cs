@@ -1,6 +1,6 @@
 using FlowGuide.Training.World;
 
-namespace FlowGuide.Metrics.World;
+namespace FlowGuide.Training.World.Analysis;
 
 /// <summary>A shape named in a prompt: its colour and silhouette.</summary>
 public readonly record struct PromptShape(ColorName Color, ShapeKind Shape, SizeClass Size);

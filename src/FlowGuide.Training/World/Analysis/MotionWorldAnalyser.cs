@@ -1,7 +1,8 @@
+using FlowGuide.Metrics;
 using FlowGuide.Tensors;
 using FlowGuide.Training.World;
 
-namespace FlowGuide.Metrics.World;
+namespace FlowGuide.Training.World.Analysis;
 
 /// <summary>Where the tracked blob was in one frame.</summary>
 /// <param name="X">Centroid x in pixels (pixel i spans [i, i + 1)).</param>

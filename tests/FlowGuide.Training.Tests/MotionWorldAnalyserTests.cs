@@ -1,10 +1,10 @@
 using System.Text;
-using FlowGuide.Metrics.World;
+using FlowGuide.Training.World.Analysis;
 using FlowGuide.Tensors;
 using FlowGuide.Training.World;
 using Xunit.Abstractions;
 
-namespace FlowGuide.Metrics.Tests;
+namespace FlowGuide.Training.Tests;
 
 /// <summary>The motion-world analyser on the world's own ground-truth clips, where every answer is known.</summary>
 public class MotionWorldAnalyserTests(ITestOutputHelper output)

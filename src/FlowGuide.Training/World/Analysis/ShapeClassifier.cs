@@ -1,6 +1,6 @@
 using FlowGuide.Training.World;
 
-namespace FlowGuide.Metrics.World;
+namespace FlowGuide.Training.World.Analysis;
 
 /// <summary>The silhouette features <see cref="ShapeClassifier"/> decides from, for one blob in one frame.</summary>
 /// <param name="Area">Pixels in the blob.</param>

@@ -144,27 +144,8 @@ public sealed class GenerateCommand : Command
         }
     }
 
-    private static string Metadata(string prompt, GenerationOptions o, ShippedModel model, double fps, JsonObject guidance)
-    {
-        var j = new JsonObject
-        {
-            ["generator"] = "flowguide generate",
-            ["prompt"] = prompt,
-            ["negative_prompt"] = o.NegativePrompt,
-            ["seed"] = o.Seed,
-            ["steps"] = o.Steps,
-            ["guidance_scale"] = (double)(decimal)o.GuidanceScale,
-            ["shift"] = o.Shift,
-            ["sampler"] = o.Sampler == SamplerKind.Euler ? "euler" : "unipc",
-            ["frames"] = o.Frames,
-            ["height"] = o.Height,
-            ["width"] = o.Width,
-            ["fps"] = fps,
-            ["model"] = model.Directory,
-            ["guidance"] = guidance,
-        };
-        return j.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
-    }
+    private static string Metadata(string prompt, GenerationOptions o, ShippedModel model, double fps, JsonObject guidance) =>
+        SamplingArgs.MetadataJson("flowguide generate", prompt, o, model, fps, ("guidance", guidance));
 
     /// <summary>models/flowguide-small in the checkout that holds this executable (the folder with FlowGuide.sln above it).</summary>
     internal static string FindDefaultModel()

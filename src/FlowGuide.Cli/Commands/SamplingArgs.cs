@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using System.Text.Json;
 using FlowGuide.Sampling;
 
 namespace FlowGuide.Cli;
@@ -15,6 +17,33 @@ internal sealed record LoadedModel(ShippedModel Model, GenerationOptions Options
 /// </summary>
 internal sealed record SamplingArgs(string Negative, ulong Seed, string? ModelPath, int? Steps, float? Cfg, float? Shift, int? Frames, SamplerKind? Sampler)
 {
+    /// <summary>
+    /// The sampling settings of a run as metadata fields, named alike in generate's and transfer's metadata files and in
+    /// eval's run.json: negative prompt, steps, guidance scale, shift, sampler, frames, size, fps and model folder.
+    /// </summary>
+    internal static JsonObject SettingsJson(GenerationOptions o, double fps, string modelDirectory) => new()
+    {
+        ["negative_prompt"] = o.NegativePrompt,
+        ["steps"] = o.Steps,
+        ["guidance_scale"] = (double)(decimal)o.GuidanceScale,
+        ["shift"] = o.Shift,
+        ["sampler"] = o.Sampler == SamplerKind.Euler ? "euler" : "unipc",
+        ["frames"] = o.Frames,
+        ["height"] = o.Height,
+        ["width"] = o.Width,
+        ["fps"] = fps,
+        ["model"] = modelDirectory,
+    };
+
+    /// <summary>Output metadata: generator, prompt, seed, the sampling settings, then <paramref name="extra"/> fields.</summary>
+    internal static string MetadataJson(string generator, string prompt, GenerationOptions o, ShippedModel model, double fps, params (string Key, JsonNode? Value)[] extra)
+    {
+        var j = new JsonObject { ["generator"] = generator, ["prompt"] = prompt, ["seed"] = o.Seed };
+        foreach (var (k, v) in SettingsJson(o, fps, model.Directory).ToList()) j[k] = v?.DeepClone();
+        foreach (var (k, v) in extra) j[k] = v?.DeepClone();
+        return j.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
     public const string Usage =
         "  --negative TEXT     negative prompt for classifier-free guidance (default empty)\n" +
         "  --seed N            random seed (default: a random one, printed and stored in the metadata)\n" +

@@ -133,27 +133,8 @@ public sealed class TransferCommand : Command
 
     private static string FitName(FitMode fit) => fit switch { FitMode.Cover => "crop", FitMode.Contain => "pad", _ => "stretch" };
 
-    private static string Metadata(string prompt, GenerationOptions o, ShippedModel model, double fps, JsonObject source, JsonObject method, string? role)
-    {
-        var j = new JsonObject
-        {
-            ["generator"] = "flowguide transfer",
-            ["prompt"] = prompt,
-            ["negative_prompt"] = o.NegativePrompt,
-            ["seed"] = o.Seed,
-            ["steps"] = o.Steps,
-            ["guidance_scale"] = (double)(decimal)o.GuidanceScale,
-            ["shift"] = o.Shift,
-            ["sampler"] = o.Sampler == SamplerKind.Euler ? "euler" : "unipc",
-            ["frames"] = o.Frames,
-            ["height"] = o.Height,
-            ["width"] = o.Width,
-            ["fps"] = fps,
-            ["model"] = model.Directory,
-            ["source"] = source.DeepClone(),
-            ["method"] = method.DeepClone(),
-        };
-        if (role is not null) j["content"] = role;
-        return j.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
-    }
+    private static string Metadata(string prompt, GenerationOptions o, ShippedModel model, double fps, JsonObject source, JsonObject method, string? role) =>
+        role is null
+            ? SamplingArgs.MetadataJson("flowguide transfer", prompt, o, model, fps, ("source", source), ("method", method))
+            : SamplingArgs.MetadataJson("flowguide transfer", prompt, o, model, fps, ("source", source), ("method", method), ("content", role));
 }

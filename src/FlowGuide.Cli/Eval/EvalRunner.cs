@@ -182,19 +182,7 @@ public sealed class EvalRunner(ShippedModel model, EvalPlan plan, TextWriter out
     {
         string path = Path.Combine(plan.OutDir, RunFileName);
         var o = plan.Options;
-        var sampling = new JsonObject
-        {
-            ["model"] = model.Directory,
-            ["steps"] = o.Steps,
-            ["guidance_scale"] = (double)(decimal)o.GuidanceScale,
-            ["shift"] = o.Shift,
-            ["sampler"] = o.Sampler == SamplerKind.Euler ? "euler" : "unipc",
-            ["frames"] = o.Frames,
-            ["height"] = o.Height,
-            ["width"] = o.Width,
-            ["negative_prompt"] = o.NegativePrompt,
-            ["fps"] = plan.Fps,
-        };
+        var sampling = SamplingArgs.SettingsJson(o, plan.Fps, model.Directory);
         var methods = new JsonObject();
         if (File.Exists(path))
         {

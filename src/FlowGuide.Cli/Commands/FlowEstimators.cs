@@ -41,22 +41,8 @@ internal static class FlowEstimators
         return (a, b) => model.Estimate(a, b);
     }
 
-    /// <summary>
-    /// The shipped weights file: under $FLOWGUIDE_MODELS when set, else under the nearest ancestor of the executable
-    /// (or of the working folder) that has a models/ folder; the path returned may not exist.
-    /// </summary>
-    public static string FindLearnedWeights()
-    {
-        var env = Environment.GetEnvironmentVariable("FLOWGUIDE_MODELS");
-        if (!string.IsNullOrEmpty(env)) return Path.Combine(env, "raft-small", "raft-small.safetensors");
-        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
-            {
-                var p = Path.Combine(d.FullName, LearnedWeightsRelative);
-                if (File.Exists(p)) return p;
-            }
-        return Path.GetFullPath(LearnedWeightsRelative);
-    }
+    /// <summary>The shipped RAFT-small weights (<see cref="ShippedFiles.Find"/>); the path returned may not exist.</summary>
+    public static string FindLearnedWeights() => ShippedFiles.Find(LearnedWeightsRelative);
 
     /// <summary>Reads an image as [1, 3, H, W] in [-1, 1]; an unreadable file becomes a one-line IOException/InvalidDataException.</summary>
     public static Tensor ReadFrame(string path)

@@ -147,14 +147,8 @@ public sealed class GenerateCommand : Command
     private static string Metadata(string prompt, GenerationOptions o, ShippedModel model, double fps, JsonObject guidance) =>
         SamplingArgs.MetadataJson("flowguide generate", prompt, o, model, fps, ("guidance", guidance));
 
-    /// <summary>models/flowguide-small in the checkout that holds this executable (the folder with FlowGuide.sln above it).</summary>
-    internal static string FindDefaultModel()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "FlowGuide.sln")))
-                return Path.Combine(dir.FullName, DefaultModelPath);
-        throw new UsageException($"no --model given and no FlowGuide checkout (a folder with FlowGuide.sln) above '{AppContext.BaseDirectory}' to find {DefaultModelPath} in");
-    }
+    /// <summary><see cref="DefaultModelPath"/> as <see cref="ShippedFiles.Find"/> resolves it (ShippedModel.Load names it when missing).</summary>
+    internal static string FindDefaultModel() => ShippedFiles.Find(DefaultModelPath);
 
     /// <summary>IProgress that runs the callback on the reporting thread (Progress&lt;T&gt; would post it to the thread pool).</summary>
     internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>

@@ -211,14 +211,8 @@ internal static class GuidanceArgs
         return (a, b) => raft.Estimate(a, b);
     }
 
-    /// <summary><see cref="DefaultDiscriminatorPath"/> in the checkout that holds this executable; a usage error when there is none.</summary>
-    private static string FindDefaultDiscriminator()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "FlowGuide.sln")))
-                return Path.Combine(dir.FullName, DefaultDiscriminatorPath);
-        throw new UsageException($"no --motionprompt-discriminator given and no FlowGuide checkout above '{AppContext.BaseDirectory}' to find {DefaultDiscriminatorPath} in");
-    }
+    /// <summary><see cref="DefaultDiscriminatorPath"/> as <see cref="ShippedFiles.Find"/> resolves it (the loader names it when missing).</summary>
+    private static string FindDefaultDiscriminator() => ShippedFiles.Find(DefaultDiscriminatorPath);
 
     private static StepWindow ParseWindow(string s, string option)
     {

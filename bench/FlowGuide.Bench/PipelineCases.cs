@@ -6,7 +6,8 @@ using FlowGuide.Tensors;
 namespace FlowGuide.Bench;
 
 /// <summary>
-/// End-to-end generation on a model folder (default: the shipped models/flowguide-small), with the model's defaults:
+/// End-to-end generation on a model folder (default: the shipped models/flowguide-small), with the model's defaults
+/// (MotionPrompt too when models/motionprompt-discriminator sits beside the model folder):
 /// text encoding, sampling, decoding — what `flowguide generate` does minus writing the file. Plain generation and each
 /// guidance method run in one process on the same prompt and seed, so their ratios are side by side. Peak memory is the
 /// pool's peak live tensor bytes above what was live before the run (weights included in neither).
@@ -37,7 +38,14 @@ public static class PipelineCases
             ("plain", () => Array.Empty<IGuidanceHook>()),
             ("flowmo", () => new IGuidanceHook[] { new FlowMoHook() }),
             ("flowmotion", () => new IGuidanceHook[] { FlowMotionHook.Create(null, source) }),
-        };
+        }.ToList();
+        // MotionPrompt needs the shipped discriminator beside the model folder (models/motionprompt-discriminator)
+        var discDir = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(FindModel(modelPath)).TrimEnd(Path.DirectorySeparatorChar))!, "motionprompt-discriminator");
+        if (Directory.Exists(discDir))
+        {
+            var disc = FlowGuide.Models.Flow.FlowDiscriminator.Load(discDir);
+            methods.Add(("motionprompt", () => new IGuidanceHook[] { new MotionPromptHook(disc) }));
+        }
         double plainMs = double.NaN;
         long plainPeak = 0;
         foreach (var (name, hooks) in methods)

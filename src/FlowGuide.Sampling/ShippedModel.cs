@@ -116,12 +116,7 @@ public sealed class ShippedModel
         ArgumentNullException.ThrowIfNull(defaults);
         System.IO.Directory.CreateDirectory(directory);
         transformer.Save(Path.Combine(directory, "transformer"), storeAs);
-        switch (vae)
-        {
-            case WanVae wan: wan.Save(Path.Combine(directory, "vae"), storeAs); break;
-            case CompactVae compact: compact.Save(Path.Combine(directory, "vae"), storeAs); break;
-            default: throw new ArgumentException($"ShippedModel.Save: cannot save a {vae.GetType().Name}; expected WanVae or CompactVae.", nameof(vae));
-        }
+        VideoAutoencoders.Save(vae, Path.Combine(directory, "vae"), storeAs);
         WordTextEncoderFiles.Save(textEncoder, Path.Combine(directory, "text_encoder"), storeAs);
         var index = new JsonObject
         {

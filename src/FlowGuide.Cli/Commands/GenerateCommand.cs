@@ -55,7 +55,6 @@ public sealed class GenerateCommand : Command
         var (model, options) = sampling.Load(prompt);
         double loadSeconds = clock.Elapsed.TotalSeconds;
         var d = model.Defaults;
-        ulong seed = options.Seed;
 
         // 2. sample with a progress bar on stderr
         var bar = new ProgressBar(Console.Error, Console.IsErrorRedirected);
@@ -69,13 +68,23 @@ public sealed class GenerateCommand : Command
         var meta = Metadata(prompt, options, model, d.Fps, guidanceMeta);
         WriteOutputs(target, video, d.Fps, meta);
 
+        WriteSummary(output, target, options, "", clock.Elapsed.TotalSeconds, loadSeconds, sampleSeconds, $"guidance {guidanceMeta["name"]}");
+        return 0;
+    }
+
+    /// <summary>
+    /// The two closing lines of a sampling command: what was written (with <paramref name="written"/> appended), then the
+    /// time split, the sampler settings, <paramref name="method"/>, and peak tensor and process memory.
+    /// </summary>
+    internal static void WriteSummary(TextWriter output, OutputTarget target, GenerationOptions options, string written,
+        double totalSeconds, double loadSeconds, double sampleSeconds, string method)
+    {
         long peakTensors = BufferPool.PeakLiveBytes;
         long peakProcess = Process.GetCurrentProcess().PeakWorkingSet64;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"wrote {target.Display} ({options.Frames} frames, {options.Height}x{options.Width}) seed {seed}"));
+            $"wrote {target.Display} ({options.Frames} frames, {options.Height}x{options.Width}) seed {options.Seed}{written}"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"time {clock.Elapsed.TotalSeconds:F2} s (load {loadSeconds:F2} s, sampling+decode {sampleSeconds:F2} s, {options.Steps} steps {options.Sampler}, cfg {options.GuidanceScale}, guidance {guidanceMeta["name"]}); peak tensor memory {peakTensors / 1048576.0:F1} MiB, peak working set {peakProcess / 1048576.0:F1} MiB"));
-        return 0;
+            $"time {totalSeconds:F2} s (load {loadSeconds:F2} s, sampling+decode {sampleSeconds:F2} s, {options.Steps} steps {options.Sampler}, cfg {options.GuidanceScale}, {method}); peak tensor memory {peakTensors / 1048576.0:F1} MiB, peak working set {peakProcess / 1048576.0:F1} MiB"));
     }
 
     /// <summary>Where the output goes: a file (with a sidecar JSON) or a frame folder (with flowguide.json inside).</summary>

@@ -104,12 +104,8 @@ public sealed class TransferCommand : Command
         var frames = result.Video.Reshape(result.Video.Shape.ToArray()[1..]); // [3, F, H, W]
         GenerateCommand.WriteOutputs(target, frames, fps, Metadata(prompt, options, model, fps, sourceMeta, methodMeta, null));
 
-        long peakTensors = BufferPool.PeakLiveBytes;
-        long peakProcess = Process.GetCurrentProcess().PeakWorkingSet64;
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"wrote {target.Display} ({options.Frames} frames, {options.Height}x{options.Width}) seed {options.Seed}, motion from {sourcePath}"));
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"time {clock.Elapsed.TotalSeconds:F2} s (load {loadSeconds:F2} s, sampling+decode {sampleSeconds:F2} s, {options.Steps} steps {options.Sampler}, cfg {options.GuidanceScale}, method {methodMeta["name"]}); peak tensor memory {peakTensors / 1048576.0:F1} MiB, peak working set {peakProcess / 1048576.0:F1} MiB"));
+        GenerateCommand.WriteSummary(output, target, options, $", motion from {sourcePath}",
+            clock.Elapsed.TotalSeconds, loadSeconds, sampleSeconds, $"method {methodMeta["name"]}");
         return 0;
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using FlowGuide.Models.Wan;
 using FlowGuide.Nn;
+using FlowGuide.Tensors;
 
 namespace FlowGuide.Models.Video;
 
@@ -29,6 +30,31 @@ public static class VideoAutoencoders
             null or "AutoencoderKLWan" => WanVae.Load(directory),
             _ => throw new InvalidDataException($"VAE folder '{directory}': unknown _class_name '{name}' (expected {CompactVaeConfig.ClassName} or AutoencoderKLWan)."),
         };
+    }
+
+    /// <summary>
+    /// <see cref="Load"/> with every weight frozen (the loaders already return eval mode): the form trainers and
+    /// pipelines that only encode or decode use.
+    /// </summary>
+    public static IVideoAutoencoder LoadFrozen(string directory)
+    {
+        var vae = Load(directory);
+        AsModule(vae).Freeze();
+        return vae;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="vae"/> to <paramref name="directory"/> in the layout <see cref="Load"/> reads back, weights as
+    /// <paramref name="storeAs"/>; an autoencoder of another kind is an error naming its type.
+    /// </summary>
+    public static void Save(IVideoAutoencoder vae, string directory, DType storeAs = DType.F32)
+    {
+        switch (vae)
+        {
+            case WanVae wan: wan.Save(directory, storeAs); break;
+            case CompactVae compact: compact.Save(directory, storeAs); break;
+            default: throw new ArgumentException($"cannot save a {vae.GetType().Name}; expected WanVae or CompactVae.", nameof(vae));
+        }
     }
 
     /// <summary>The module behind an autoencoder FlowGuide built (for freezing, hashing and saving).</summary>

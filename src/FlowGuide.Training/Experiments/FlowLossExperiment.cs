@@ -182,9 +182,7 @@ public static partial class FlowLossExperiment
     private static void WarmLatents(FlowLossExperimentOptions options, TextWriter log, CancellationToken cancel)
     {
         var any = RunOptions(options, Plan(options)[0]);
-        var vae = VideoAutoencoders.Load(any.VaeDirectory);
-        VideoAutoencoders.AsModule(vae).Freeze();
-        VideoAutoencoders.AsModule(vae).Eval();
+        var vae = VideoAutoencoders.LoadFrozen(any.VaeDirectory);
         var cache = new LatentCache(vae, any);
         long train = Math.Min(any.TrainClips, any.Steps * any.BatchSize);
         int val = Math.Max(any.ValidationClips, options.Validation.Clips);

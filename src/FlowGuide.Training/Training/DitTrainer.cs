@@ -104,9 +104,7 @@ public static class DitTrainer
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         log ??= TextWriter.Null;
-        var vae = VideoAutoencoders.Load(options.VaeDirectory);
-        VideoAutoencoders.AsModule(vae).Freeze();
-        VideoAutoencoders.AsModule(vae).Eval();
+        var vae = VideoAutoencoders.LoadFrozen(options.VaeDirectory);
         if (vae.LatentChannels != options.Model.InChannels || vae.LatentChannels != options.Model.OutChannels)
             throw new ArgumentException($"DitTrainer: the VAE has {vae.LatentChannels} latent channels, the transformer {options.Model.InChannels}->{options.Model.OutChannels}.");
         var latents = new LatentCache(vae, options);

@@ -4,6 +4,8 @@ using FlowGuide.Tensors;
 namespace FlowGuide.Models.Tests.Wan;
 
 /// <summary>Decoding only the frames a caller needs gives exactly the frames (and gradients) of decoding everything.</summary>
+// Serial: the memory test reads the process-wide pool peak, which tests running beside it would inflate.
+[Collection("Wan serial memory")]
 public class VideoFrameDecodingTests
 {
     /// <summary>Counts the latent frames each Decode call receives.</summary>

@@ -96,7 +96,8 @@ public sealed class TrainDitCommand : Command
         "  --vae DIR            trained VAE folder (e.g. the vae/ a 'train vae' run exported); frozen\n" +
         "  --layers N           transformer layers (default 6; width 256 = 4 heads x 64)\n" +
         "  --caption-dropout X  probability of the empty prompt (default 0.1)\n" +
-        "  --latent-cache DIR   where encoded latents are cached (default DIR/latents)\n" + FlowLossArgs.TrainUsage + "\n" +
+        "  --latent-cache DIR   where encoded latents are cached (default DIR/latents)\n" +
+        "  --init MODEL_DIR     start from this model folder's transformer and text encoder (same sizes) under a fresh schedule\n" + FlowLossArgs.TrainUsage + "\n" +
         "Exports a complete model folder (model_index.json, transformer/, vae/, text_encoder/) to DIR/model when --steps is reached.\n" +
         "Writes one row per step to DIR/train_log.csv (losses, flow term, motion validation, seconds).";
 
@@ -109,6 +110,7 @@ public sealed class TrainDitCommand : Command
             Model = o.Model with { NumLayers = args.Int("layers", o.Model.NumLayers) },
             CaptionDropout = args.Float("caption-dropout", o.CaptionDropout),
             LatentCacheDirectory = args.String("latent-cache"),
+            InitDirectory = args.String("init"),
         };
         var flow = FlowLossArgs.ReadTrain(args);
         o = o with { FlowLoss = flow, FlowValidation = FlowLossArgs.ReadValidation(args, flow is null ? 0 : 4) };

@@ -30,6 +30,13 @@ public sealed record DitTrainingOptions : TrainerOptions
     public FlowLossOptions? FlowLoss { get; init; }
     /// <summary>Motion validation at every validation (flow error of predictions and of sampled videos); null skips it.</summary>
     public FlowValidationOptions? FlowValidation { get; init; }
+    /// <summary>
+    /// A model folder (e.g. an earlier run's OUT/model or models/flowguide-small) whose transformer and text encoder
+    /// initialise this run instead of random weights; its configurations and vocabulary must equal this run's. The
+    /// optimiser, EMA and schedule start fresh, so this continues training under a new schedule (a resumed run keeps its
+    /// checkpoint and ignores this).
+    /// </summary>
+    public string? InitDirectory { get; init; }
 
     public override void Validate()
     {
@@ -110,6 +117,7 @@ public static class DitTrainer
         var latents = new LatentCache(vae, options);
 
         var module = new DitTrainingModule(options.Model, options.TextEncoder, new Rng(options.Seed));
+        if (options.InitDirectory is { } init) InitialiseFrom(module, init, log);
         module.Train();
         var loop = new TrainingLoop("dit", module, options, log);
         var evalModule = new DitTrainingModule(options.Model, options.TextEncoder, new Rng(0));
@@ -180,6 +188,25 @@ public static class DitTrainer
             log.WriteLine($"dit: exported EMA weights to {export}");
         }
         return new TrainingResult(loop.Step, loop.Step >= options.Steps, losses, val, sps, export);
+    }
+
+    /// <summary>
+    /// Copies the transformer and text-encoder weights of the model folder <paramref name="directory"/> into
+    /// <paramref name="module"/> (EMA weights are what a model folder holds). Throws when the folder's transformer or
+    /// text-encoder configuration or vocabulary differs from the module's, naming what differs.
+    /// </summary>
+    public static void InitialiseFrom(DitTrainingModule module, string directory, TextWriter? log = null)
+    {
+        var m = ShippedModel.Load(directory);
+        if (m.Transformer.Config != module.Transformer.Config)
+            throw new ArgumentException($"DitTrainer: --init model '{directory}' has transformer {m.Transformer.Config}, this run {module.Transformer.Config}.");
+        if (m.TextEncoder.Config != module.TextEncoder.Config)
+            throw new ArgumentException($"DitTrainer: --init model '{directory}' has text encoder {m.TextEncoder.Config}, this run {module.TextEncoder.Config}.");
+        if (!m.TextEncoder.Vocabulary.Words.SequenceEqual(module.TextEncoder.Vocabulary.Words))
+            throw new ArgumentException($"DitTrainer: --init model '{directory}' has a different vocabulary ({m.TextEncoder.Vocabulary.Count} words) from the motion world's ({module.TextEncoder.Vocabulary.Count}).");
+        module.Transformer.LoadStateDict(m.Transformer.StateDict());
+        module.TextEncoder.LoadStateDict(m.TextEncoder.StateDict());
+        log?.WriteLine($"dit: initialised the transformer and text encoder from {directory}");
     }
 
     /// <summary>

@@ -19,7 +19,7 @@ internal static class GuidanceArgs
     /// <summary>Value-less options this family adds to a command's <see cref="Command.Flags"/>.</summary>
     public static readonly string[] Flags = { "flowmo-no-recompute", "flowmo-no-checkpointing", "motionprompt-no-checkpointing" };
 
-    private static readonly string[] FlowMoValues = { "flowmo-lr", "flowmo-window", "flowmo-optimizer", "flowmo-iterations" };
+    private static readonly string[] FlowMoValues = { "flowmo-lr", "flowmo-window", "flowmo-optimizer", "flowmo-iterations", "flowmo-reduction" };
 
     private static readonly string[] MotionPromptValues =
     {
@@ -35,6 +35,7 @@ internal static class GuidanceArgs
         "  --flowmo-window A:B guided steps as fractions of the run (default 0:0.24, the first 12 of 50)\n" +
         "  --flowmo-optimizer NAME  adam (one fresh Adam step per guided step, default) or sgd (z -= lr * grad)\n" +
         "  --flowmo-iterations N    gradient steps per guided step (default 1)\n" +
+        "  --flowmo-reduction max|mean  patch reduction of the loss: max (paper, default) or mean (diagnostic)\n" +
         "  --flowmo-no-recompute    step with the velocity from before the update (the released code)\n" +
         "  --flowmo-no-checkpointing  keep all activations for the backward pass (faster, more memory)\n" +
         "  --motionprompt-discriminator DIR  trained flow discriminator ('flowguide train discriminator'; default " + DefaultDiscriminatorPath + ")\n" +
@@ -94,9 +95,10 @@ internal static class GuidanceArgs
         var window = args.String("flowmo-window");
         var optimizer = args.String("flowmo-optimizer");
         var iterations = args.String("flowmo-iterations");
+        var reduction = args.String("flowmo-reduction");
         bool noRecompute = args.Flag("flowmo-no-recompute");
         bool noCheckpointing = args.Flag("flowmo-no-checkpointing");
-        bool given = lr is not null || window is not null || optimizer is not null || iterations is not null || noRecompute || noCheckpointing;
+        bool given = lr is not null || window is not null || optimizer is not null || iterations is not null || reduction is not null || noRecompute || noCheckpointing;
         var o = new FlowMoOptions
         {
             LearningRate = lr is null ? 1e-3 : (double)(decimal)args.Float("flowmo-lr", 0), // 0.05, not 0.0500000007
@@ -110,6 +112,12 @@ internal static class GuidanceArgs
             Iterations = iterations is null ? 1 : args.Int("flowmo-iterations", 1),
             RecomputeAfterUpdate = !noRecompute,
             GradientCheckpointing = !noCheckpointing,
+            Reduction = (reduction ?? "max").ToLowerInvariant() switch
+            {
+                "max" => FlowMoReduction.Max,
+                "mean" => FlowMoReduction.Mean,
+                _ => throw new UsageException($"--flowmo-reduction must be max or mean, got '{reduction}'"),
+            },
         };
         try { o.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
@@ -122,6 +130,7 @@ internal static class GuidanceArgs
             ["iterations"] = o.Iterations,
             ["recompute_after_update"] = o.RecomputeAfterUpdate,
             ["gradient_checkpointing"] = o.GradientCheckpointing,
+            ["reduction"] = o.Reduction == FlowMoReduction.Max ? "max" : "mean",
         };
         return (o, meta, given);
     }

@@ -65,6 +65,6 @@ public static class EvalMethods
     public static IEnumerable<string> Flags => All.SelectMany(m => m.Flags);
 
     private const string FlowMoUsage =
-        "  --flowmo-lr X, --flowmo-window A:B, --flowmo-optimizer adam|sgd, --flowmo-iterations N,\n" +
+        "  --flowmo-lr X, --flowmo-window A:B, --flowmo-optimizer adam|sgd, --flowmo-iterations N, --flowmo-reduction max|mean,\n" +
         "  --flowmo-no-recompute, --flowmo-no-checkpointing   (see 'flowguide help generate')\n";
 }

@@ -11,7 +11,8 @@ namespace FlowGuide.Cli.Eval;
 /// <param name="Seed">The generation seed (the same for every method).</param>
 /// <param name="Options">The sampling settings of this video (seed included).</param>
 /// <param name="Model">The loaded model folder.</param>
-public sealed record EvalJob(int PromptIndex, string Prompt, ulong Seed, GenerationOptions Options, ShippedModel Model);
+/// <param name="Source">In a transfer evaluation (<c>--transfer FILE</c>), the job's source video and latent; every method of the job gets the same one. Null otherwise.</param>
+public sealed record EvalJob(int PromptIndex, string Prompt, ulong Seed, GenerationOptions Options, ShippedModel Model, TransferSource? Source = null);
 
 /// <summary>
 /// What a method becomes once its options are read: the settings recorded with its results (a resumed run refuses to
@@ -32,7 +33,20 @@ public sealed record EvalMethodSetup(JsonObject Settings, bool OptionsGiven, Fun
 /// reader runs on every eval command line (so that its options count as known); a method that is not selected but
 /// whose options were given is a usage error.
 /// </summary>
-public sealed record EvalMethod(string Name, string Summary, IReadOnlyList<string> Flags, string Usage, Func<Args, EvalMethodSetup> Read);
+public sealed record EvalMethod(string Name, string Summary, IReadOnlyList<string> Flags, string Usage, Func<Args, EvalMethodSetup> Read)
+{
+    /// <summary>Methods of one family read the same options (FlowMotion and its ablations); giving them is an error only when no method of the family is selected. Default: the name.</summary>
+    public string? Family { get; init; }
+
+    /// <summary>The method follows a source video (<see cref="EvalJob.Source"/>): it runs only in a transfer evaluation.</summary>
+    public bool NeedsSource { get; init; }
+
+    /// <summary>A baseline the summary also takes paired differences against (besides <see cref="EvalMethods.BaseName"/>), when it is in the run.</summary>
+    public bool PairedReference { get; init; }
+
+    /// <summary><see cref="Family"/>, or the name when none is set.</summary>
+    public string FamilyName => Family ?? Name;
+}
 
 /// <summary>
 /// The methods <c>flowguide eval</c> knows, by name. A new guidance method registers itself by adding one entry to
@@ -55,7 +69,7 @@ public static class EvalMethods
                 var (options, meta, given) = GuidanceArgs.ReadFlowMo(args);
                 return new EvalMethodSetup(meta, given, _ => new IGuidanceHook[] { new FlowMoHook(options) });
             }),
-    };
+    }.Concat(TransferEvalMethods.All).ToArray();
 
     /// <summary>The method called <paramref name="name"/> (case-insensitive), or null.</summary>
     public static EvalMethod? Find(string name) =>

@@ -48,13 +48,14 @@ public sealed class EvalCommand : Command
         var negative = args.String("negative", "");
         bool noReport = args.Flag("no-report");
         var selected = ParseMethods(methodsArg);
+        var claimed = selected.SelectMany(m => m.ReadsOptionsOf).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var setups = new List<(EvalMethod Method, EvalMethodSetup Setup)>();
         foreach (var m in EvalMethods.All)
         {
             var setup = m.Read(args);
             if (selected.Contains(m))
                 setups.Add((m, setup));
-            else if (setup.OptionsGiven)
+            else if (setup.OptionsGiven && !claimed.Contains(m.Name))
                 throw new UsageException($"options of method '{m.Name}' were given but --methods does not list it");
         }
         setups = selected.Select(m => setups.First(s => s.Method == m)).ToList();
@@ -70,6 +71,8 @@ public sealed class EvalCommand : Command
             _ => throw new UsageException($"--sampler must be euler or unipc, got '{samplerName}'"),
         };
         var prompts = ReadPrompts(promptsPath).Take(limit).ToList();
+
+        foreach (var (_, setup) in setups) setup.Prepare?.Invoke(); // weights the methods share, before any work
 
         // 2. the model and the shared sampling settings
         var model = ShippedModel.Load(modelArg ?? GenerateCommand.FindDefaultModel());

@@ -58,13 +58,14 @@ public sealed class EvalCommand : Command
         var negative = args.String("negative", "");
         bool noReport = args.Flag("no-report");
         var selected = ParseMethods(methodsArg);
+        var claimed = selected.SelectMany(m => m.ReadsOptionsOf).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var setups = new List<(EvalMethod Method, EvalMethodSetup Setup)>();
         foreach (var m in EvalMethods.All)
         {
             var setup = m.Read(args);
             if (selected.Contains(m))
                 setups.Add((m, setup));
-            else if (setup.OptionsGiven && !selected.Any(x => x.FamilyName == m.FamilyName))
+            else if (setup.OptionsGiven && !selected.Any(x => x.FamilyName == m.FamilyName) && !claimed.Contains(m.Name))
                 throw new UsageException($"options of method '{m.Name}' were given but --methods does not list it");
         }
         if (transferPath is null && selected.FirstOrDefault(m => m.NeedsSource) is { } needs)
@@ -83,6 +84,8 @@ public sealed class EvalCommand : Command
         };
         var transferJobs = transferPath is null ? null : TransferJobs.Read(transferPath).Take(limit).ToList();
         var prompts = transferJobs?.Select(j => j.Prompt).ToList() ?? ReadPrompts(promptsPath).Take(limit).ToList();
+
+        foreach (var (_, setup) in setups) setup.Prepare?.Invoke(); // weights the methods share, before any work
 
         // 2. the model and the shared sampling settings
         var model = ShippedModel.Load(modelArg ?? GenerateCommand.FindDefaultModel());

@@ -10,7 +10,9 @@ namespace FlowGuide.Bench;
 /// (MotionPrompt too when models/motionprompt-discriminator sits beside the model folder):
 /// text encoding, sampling, decoding — what `flowguide generate` does minus writing the file. Plain generation and each
 /// guidance method run in one process on the same prompt and seed, so their ratios are side by side. Peak memory is the
-/// pool's peak live tensor bytes above what was live before the run (weights included in neither).
+/// pool's peak live tensor bytes above what was live before the run (weights included in neither). Besides wall time,
+/// each run's process CPU time is taken (the minimum over the runs is reported): on a machine shared with other jobs
+/// the CPU-time ratio is the steadier measure of the work a method adds.
 /// </summary>
 public static class PipelineCases
 {
@@ -27,42 +29,66 @@ public static class PipelineCases
         throw new DirectoryNotFoundException("no models/flowguide-small found above the benchmark binary; pass --model DIR.");
     }
 
-    public static IEnumerable<BenchResult> Generate(string? modelPath, bool quick)
+    /// <param name="modelPath">Model folder (null: find models/flowguide-small).</param>
+    /// <param name="quick">One timed run instead of three.</param>
+    /// <param name="only">Method names to run (null: plain, flowmo, flowmotion, motionprompt); "plain" always runs first.
+    /// MotionPrompt variants: motionprompt-ckptF (F = 0, 0.33, 0.5, 0.67, 1: the fraction of transformer blocks checkpointed),
+    /// with a -noreuse suffix the loop makes its own CFG call after the hook (motionprompt-ckpt1-noreuse: the settings
+    /// before issue 10's tuning, but for the two-stage backward).</param>
+    /// <param name="runs">Timed runs per method (null: 3, or 1 when quick).</param>
+    public static IEnumerable<BenchResult> Generate(string? modelPath, bool quick, IReadOnlyCollection<string>? only = null, int? runs = null)
     {
         var model = ShippedModel.Load(FindModel(modelPath));
         var options = model.Defaults.ToOptions(seed: 0);
-        int runs = quick ? 1 : 3;
+        int timedRuns = runs ?? (quick ? 1 : 3);
         var source = Tensor.Randn(new Rng(5), model.Pipeline.LatentShape(options)).MulScalar(0.5f);   // a stand-in source latent
-        var methods = new (string Name, Func<IReadOnlyList<IGuidanceHook>> Hooks)[]
+        var methods = new List<(string Name, Func<IReadOnlyList<IGuidanceHook>> Hooks)>
         {
             ("plain", () => Array.Empty<IGuidanceHook>()),
             ("flowmo", () => new IGuidanceHook[] { new FlowMoHook() }),
             ("flowmotion", () => new IGuidanceHook[] { FlowMotionHook.Create(null, source) }),
-        }.ToList();
+        };
         // MotionPrompt needs the shipped discriminator beside the model folder (models/motionprompt-discriminator)
         var discDir = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(FindModel(modelPath)).TrimEnd(Path.DirectorySeparatorChar))!, "motionprompt-discriminator");
         if (Directory.Exists(discDir))
         {
             var disc = FlowGuide.Models.Flow.FlowDiscriminator.Load(discDir);
-            methods.Add(("motionprompt", () => new IGuidanceHook[] { new MotionPromptHook(disc) }));
+            var mp = new MotionPromptOptions();
+            methods.Add(("motionprompt", () => new IGuidanceHook[] { new MotionPromptHook(disc, mp) }));
+            // variants: motionprompt-ckptF (a fraction F of the transformer blocks checkpointed), -noreuse (the loop's own CFG call)
+            foreach (var ckpt in new[] { "0", "0.33", "0.5", "0.67", "1" })
+                foreach (bool reuse in new[] { true, false })
+                {
+                    var v = mp with { CheckpointFraction = double.Parse(ckpt, System.Globalization.CultureInfo.InvariantCulture), ReuseVelocity = reuse };
+                    methods.Add(($"motionprompt-ckpt{ckpt}{(reuse ? "" : "-noreuse")}", () => new IGuidanceHook[] { new MotionPromptHook(disc, v) }));
+                }
         }
-        double plainMs = double.NaN;
+        var selected = methods.Where(m => m.Name == "plain" || (only is null ? !m.Name.StartsWith("motionprompt-", StringComparison.Ordinal) : only.Contains(m.Name))).ToList();
+        if (only is not null)
+            foreach (var name in only)
+                if (!methods.Any(m => m.Name == name))
+                    throw new ArgumentException($"generate: unknown method '{name}' (expected one of {string.Join(", ", methods.Select(m => m.Name))}).");
+        double plainMs = double.NaN, plainCpu = double.NaN;
         long plainPeak = 0;
-        foreach (var (name, hooks) in methods)
+        foreach (var (name, hooks) in selected)
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
             BufferPool.ResetPeak();
             long start = BufferPool.LiveBytes;
+            double minCpu = double.PositiveInfinity;
+            int call = 0;
             var r = Harness.Measure($"generate {options.Frames}x{options.Height}x{options.Width} {options.Steps} steps ({model.Defaults.Sampler}) {name}", "flowguide", () =>
             {
-                using var scope = new TensorScope();
-                model.Pipeline.Generate(DefaultPrompt, options, hooks());
-            }, warmup: 1, minRuns: runs, minSeconds: 0);
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+                using (var scope = new TensorScope())
+                    model.Pipeline.Generate(DefaultPrompt, options, hooks());
+                if (call++ > 0) minCpu = Math.Min(minCpu, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds); // not the warm-up
+            }, warmup: 1, minRuns: timedRuns, minSeconds: 0);
             long peak = BufferPool.PeakLiveBytes - start;
-            if (name == "plain") { plainMs = r.MedianMs; plainPeak = peak; }
-            string ratio = name == "plain" ? "" : $"; {r.MedianMs / plainMs:F2}x plain time, {(double)peak / plainPeak:F2}x plain peak";
-            yield return r with { PeakBytes = peak, Note = $"(peak live tensor bytes above weights{ratio}; process working set {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:F0} MiB)" };
+            if (name == "plain") { plainMs = r.MedianMs; plainPeak = peak; plainCpu = minCpu; }
+            string ratio = name == "plain" ? "" : $"; {r.MedianMs / plainMs:F2}x plain time, {minCpu / plainCpu:F2}x plain CPU time, {(double)peak / plainPeak:F2}x plain peak";
+            yield return r with { PeakBytes = peak, Note = $"(min CPU {minCpu:F0} ms; peak live tensor bytes above weights{ratio}; process working set {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:F0} MiB)" };
         }
     }
 }

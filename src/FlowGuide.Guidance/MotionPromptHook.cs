@@ -124,14 +124,14 @@ public sealed class MotionPromptHook : GuidanceHook
         if (o.FramePairs > frames - 1)
             throw new InvalidOperationException($"MotionPromptHook: {o.FramePairs} frame pairs asked for, but the video has only {frames} frames ({frames - 1} pairs).");
 
-        var wan = o.GradientCheckpointing ? context.Model as WanTransformer3D : null;
-        bool previousCheckpointing = wan?.GradientCheckpointing ?? false;
+        var wan = context.Model as WanTransformer3D;
+        int previousCheckpointing = wan?.CheckpointBlocks ?? 0;
         var latent = context.Latent.Detach();
         // the unconditional velocity does not depend on T: one untaped pass serves all K iterations
         var velocity = new SplitCfg(context, latent);
         try
         {
-            if (wan is not null) wan.GradientCheckpointing = true;
+            if (wan is not null) wan.CheckpointBlocks = CheckpointedBlocks(wan.Blocks.Count, o.CheckpointFraction);
             for (int it = 0; it < o.Iterations; it++)
             {
                 // each iteration's graph goes back to the pool when it ends (T is updated in place and outlives it)
@@ -140,30 +140,31 @@ public sealed class MotionPromptHook : GuidanceHook
                 var starts = DrawPairs(context.Rng, frames - 1, o.FramePairs);
                 var objective = new MotionPromptObjective(text, run.PromptTokens, velocity.Compute, latent, context.Sigma,
                     decoder, starts, _flow, Discriminator, run.Initial, o);
-                // 2. loss and its gradient with respect to the tokens only
-                Tensor grad;
-                using (GradMode.EnableGrad())
-                {
-                    var t = run.Tokens.DetachedLeaf();
-                    var r = objective.Evaluate(t);
-                    _history.Add(new MotionPromptStepRecord(context.Step, it, r.Loss.Item(), r.Discriminator.Item(), r.TotalVariation.Item(),
-                        r.Regularization.Item(), r.RealProbability.Average(), starts, Cosine(run.Tokens.Span, run.Initial.Span)));
-                    grad = Autograd.Grad(r.Loss, new[] { t })[0];
-                }
+                // 2. loss and its gradient with respect to the tokens only (in two stages, split at x0, for memory)
+                var (r, grad) = objective.EvaluateWithGradient(run.Tokens);
+                _history.Add(new MotionPromptStepRecord(context.Step, it, r.Loss.Item(), r.Discriminator.Item(), r.TotalVariation.Item(),
+                    r.Regularization.Item(), r.RealProbability.Average(), starts, Cosine(run.Tokens.Span, run.Initial.Span)));
                 // 3. optimiser step on the tokens
                 run.Update(grad.Span, o);
             }
         }
         finally
         {
-            if (wan is not null) wan.GradientCheckpointing = previousCheckpointing;
+            if (wan is not null) wan.CheckpointBlocks = previousCheckpointing;
         }
 
-        // 4. the loop (and later hooks) step with the optimised prompt
+        // 4. the loop (and later hooks) step with the optimised prompt; with ReuseVelocity the loop is also handed its
+        //    guided velocity, from the unconditional half already computed and one untaped conditional pass
         using (GradMode.NoGrad())
+        {
             context.PromptEmbeddings = text.EncodeEmbeddings(Ops.Concat(new[] { run.PromptTokens, run.Tokens }, 1));
+            if (o.ReuseVelocity) return new LatentUpdate(context.Latent, velocity.Compute(context.PromptEmbeddings));
+        }
         return null;
     }
+
+    /// <summary>How many of <paramref name="blocks"/> transformer blocks <see cref="MotionPromptOptions.CheckpointFraction"/> checkpoints (rounded up).</summary>
+    public static int CheckpointedBlocks(int blocks, double fraction) => Math.Min(blocks, (int)Math.Ceiling(blocks * fraction - 1e-9));
 
     /// <summary>
     /// The guided velocity <c>v_u + g (v_c - v_u)</c> at one latent and step with the unconditional half computed once,

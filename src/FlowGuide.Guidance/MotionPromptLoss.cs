@@ -138,10 +138,57 @@ public sealed class MotionPromptObjective
     public MotionPromptLossResult Evaluate(Tensor tokens)
     {
         ArgumentNullException.ThrowIfNull(tokens);
+        return LossAt(PredictX0(tokens), tokens);
+    }
+
+    /// <summary>
+    /// The loss at <paramref name="tokens"/> [1, n, E] and its gradient with respect to them, back-propagated in two
+    /// stages split at the predicted clean latent x0: first from the loss to x0 (and to T through |T - T0|^2), after
+    /// which the decode, flow and discriminator graph and its gradients are released, then from x0 through the model
+    /// and the text encoder to T. The same gradient as <c>Autograd.Grad(Evaluate(T).Loss, T)</c> (the chain rule cut at
+    /// x0's single use), without the decoder's and flow's activations alive during the transformer's backward pass —
+    /// which lowers the peak by their size. The returned tensors carry no graph.
+    /// </summary>
+    public (MotionPromptLossResult Result, Tensor Gradient) EvaluateWithGradient(Tensor tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        using var grad = GradMode.EnableGrad();
+        var t = tokens.DetachedLeaf();
+        var x0 = PredictX0(t);                                                            // [1, C, F', H', W'], taped to T
+        MotionPromptLossResult r;
+        Tensor gX0, gT;
+        using (var scope = new TensorScope())
+        {
+            // 1. loss -> x0 (and -> T through the regulariser); everything this stage makes goes when the scope closes
+            var x0Leaf = x0.DetachedLeaf();
+            var full = LossAt(x0Leaf, t);
+            var g = Autograd.Grad(full.Loss, new[] { x0Leaf, t });
+            r = full with
+            {
+                Loss = full.Loss.Detach(), Discriminator = full.Discriminator.Detach(), TotalVariation = full.TotalVariation.Detach(),
+                Regularization = full.Regularization.Detach(), Flow = full.Flow.Detach(),
+            };
+            (gX0, gT) = (g[0], g[1]);
+            scope.Keep(gX0, gT, r.Loss, r.Discriminator, r.TotalVariation, r.Regularization, r.Flow);
+        }
+        // 2. x0 -> T through the velocity model and the text encoder
+        if (!x0.RequiresGrad) return (r, gT);                                             // the velocity ignores the prompt
+        var gModel = Autograd.Grad(x0, new[] { t }, gX0)[0];
+        using (GradMode.NoGrad()) return (r, Ops.Add(gT, gModel));
+    }
+
+    /// <summary>zhat0 = z_t - t v(prompt(T)) [1, C, F', H', W'].</summary>
+    private Tensor PredictX0(Tensor tokens)
+    {
         // 1. prompt with the learnable tokens, guided velocity, predicted clean latent
         var prompt = EncodePrompt(tokens);                                                // [1, L, D]
         var v = Velocity(prompt);                                                         // [1, C, F', H', W']
-        var x0 = Ops.Sub(Latent, Ops.MulScalar(v, (float)Sigma));
+        return Ops.Sub(Latent, Ops.MulScalar(v, (float)Sigma));
+    }
+
+    /// <summary>The loss for a predicted clean latent <paramref name="x0"/> and the tokens (for the regulariser).</summary>
+    private MotionPromptLossResult LossAt(Tensor x0, Tensor tokens)
+    {
         // 2. decode only the frames of the pairs
         int p = PairStarts.Count;
         var video = VideoFrameDecoding.DecodeFrames(Decoder, x0, Frames(), Options.DecoderHistoryGradient); // [1, 3, 2P, H, W]

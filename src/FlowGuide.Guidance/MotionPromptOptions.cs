@@ -81,9 +81,25 @@ public sealed record MotionPromptOptions
     public ClassicalFlowOptions? Flow { get; init; }
 
     /// <summary>
-    /// During the differentiated call, turn on per-block gradient checkpointing on a model that has it; restored afterwards.
+    /// During the differentiated call, the fraction of the transformer's blocks that run checkpointed, counted from the
+    /// first and rounded up, on a model with per-block checkpointing (<see cref="FlowGuide.Models.Wan.WanTransformer3D.CheckpointBlocks"/>;
+    /// restored afterwards): 0 none, 1 every block. A checkpointed block holds only its input instead of its
+    /// activations, for one more forward of it in the backward pass; the gradient is the same either way. Default 0.5,
+    /// chosen by measurement on the shipped model (docs/benchmarks.md): every block checkpointed costs about 0.35x
+    /// plain generation time more than none, none takes the peak to about 3.7x plain; half keeps both within issue 10's
+    /// 2.5x.
     /// </summary>
-    public bool GradientCheckpointing { get; init; } = true;
+    public double CheckpointFraction { get; init; } = 0.5;
+
+    /// <summary>
+    /// Hand the loop the step's guided velocity with the optimised prompt, computed from the unconditional velocity the
+    /// hook already has and one untaped conditional pass, instead of letting the loop run its own CFG pair: one
+    /// unconditional model pass less per guided step. The velocity is the one the loop would compute (same model, latent,
+    /// timestep, prompts and scale, combined in <see cref="CfgVelocity"/>'s order) up to the float rounding of a model
+    /// batch of one against the loop's batch of two. A later hook that replaces the latent drops it (the loop then calls
+    /// the model itself).
+    /// </summary>
+    public bool ReuseVelocity { get; init; } = true;
 
     /// <summary>
     /// Differentiate the ClassicalFlow estimate with each warp's iterations checkpointed (recomputed in the backward pass):
@@ -117,6 +133,7 @@ public sealed record MotionPromptOptions
             if (!(v >= 0) || double.IsInfinity(v)) throw new ArgumentException($"MotionPromptOptions: {name} must be non-negative and finite, got {v}.");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
             throw new ArgumentException($"MotionPromptOptions: LearningRate must be positive and finite, got {LearningRate}.");
+        if (!(CheckpointFraction >= 0 && CheckpointFraction <= 1)) throw new ArgumentException($"MotionPromptOptions: CheckpointFraction must lie in [0, 1] (0: no block checkpointed, 1: every block), got {CheckpointFraction}.");
         if (!Enum.IsDefined(Optimizer)) throw new ArgumentException($"MotionPromptOptions: unknown optimizer {Optimizer}.");
         if (!Enum.IsDefined(Tv)) throw new ArgumentException($"MotionPromptOptions: unknown TV reduction {Tv}.");
         if (!(Beta1 >= 0 && Beta1 < 1) || !(Beta2 >= 0 && Beta2 < 1))

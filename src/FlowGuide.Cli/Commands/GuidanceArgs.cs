@@ -25,7 +25,7 @@ internal static class GuidanceArgs
     {
         "motionprompt-discriminator", "motionprompt-window", "motionprompt-iterations", "motionprompt-tokens", "motionprompt-init-word",
         "motionprompt-pairs", "motionprompt-l1", "motionprompt-l2", "motionprompt-l3", "motionprompt-lr", "motionprompt-optimizer",
-        "motionprompt-tv", "motionprompt-flow",
+        "motionprompt-tv", "motionprompt-flow", "motionprompt-checkpoint",
     };
 
     public const string Usage =
@@ -49,7 +49,9 @@ internal static class GuidanceArgs
         "  --motionprompt-optimizer NAME  adam (default, kept through the window) or sgd\n" +
         "  --motionprompt-tv sum|mean TV summed over pixels (default, the paper's formula) or averaged\n" +
         "  --motionprompt-flow NAME   classical (default: the settings the discriminator was trained with) or learned (RAFT-small)\n" +
-        "  --motionprompt-no-checkpointing  keep all transformer activations for the backward pass\n";
+        "  --motionprompt-checkpoint F  fraction of transformer blocks checkpointed in the differentiated pass (default 0.5;\n" +
+        "                      1: least memory, 0: fastest)\n" +
+        "  --motionprompt-no-checkpointing  keep all transformer activations for the backward pass (--motionprompt-checkpoint 0)\n";
 
     /// <summary>Reads the options; returns the hooks to pass to the pipeline (empty for none) and their metadata.</summary>
     public static (IReadOnlyList<IGuidanceHook> Hooks, JsonObject Metadata) Read(Args args)
@@ -178,7 +180,7 @@ internal static class GuidanceArgs
                 "mean" => TvReduction.Mean,
                 _ => throw new UsageException($"--motionprompt-tv must be sum or mean, got '{tv}'"),
             },
-            GradientCheckpointing = !args.Flag("motionprompt-no-checkpointing"),
+            CheckpointFraction = args.Flag("motionprompt-no-checkpointing") ? 0 : Double(args, "motionprompt-checkpoint", d.CheckpointFraction),
         };
         try { o.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
@@ -204,7 +206,8 @@ internal static class GuidanceArgs
             ["optimizer"] = o.Optimizer == MotionPromptOptimizer.Adam ? "adam" : "sgd",
             ["tv"] = o.Tv == TvReduction.Sum ? "sum" : "mean",
             ["flow"] = flowName,
-            ["gradient_checkpointing"] = o.GradientCheckpointing,
+            ["checkpoint_fraction"] = o.CheckpointFraction,
+            ["reuse_velocity"] = o.ReuseVelocity,
         };
         return new MotionPromptArgs(o, discDir, flowName, meta, given);
     }

@@ -131,7 +131,7 @@ public static class EvalMethods
         "  --motionprompt-discriminator DIR, --motionprompt-window A:B, --motionprompt-iterations K, --motionprompt-tokens N,\n" +
         "  --motionprompt-init-word W, --motionprompt-pairs N, --motionprompt-l1/l2/l3 X, --motionprompt-lr X,\n" +
         "  --motionprompt-optimizer adam|sgd, --motionprompt-tv sum|mean, --motionprompt-flow classical|learned,\n" +
-        "  --motionprompt-no-checkpointing   (see 'flowguide help generate'; motionprompt+flowmo reads both sets)\n";
+        "  --motionprompt-checkpoint F, --motionprompt-no-checkpointing   (see 'flowguide help generate'; motionprompt+flowmo reads both sets)\n";
 
     private const string FlowMoUsage =
         "  --flowmo-lr X, --flowmo-window A:B, --flowmo-optimizer adam|sgd, --flowmo-iterations N, --flowmo-reduction max|mean,\n" +

@@ -57,8 +57,30 @@ public sealed partial class WanTransformer3D : Module, IVelocityModel
     /// When true and gradients are being recorded, each block runs under <see cref="Checkpoint.Run"/>: its activations are
     /// dropped after the forward pass and recomputed during backward. Gradients still reach the latent, the text
     /// context, the timestep projection and (unless frozen) the block's parameters. No effect under no-grad.
+    /// Shorthand for <see cref="CheckpointBlocks"/>: true sets every block, false none; reads true when any block is.
     /// </summary>
-    public bool GradientCheckpointing { get; set; }
+    public bool GradientCheckpointing
+    {
+        get => CheckpointBlocks > 0;
+        set => CheckpointBlocks = value ? int.MaxValue : 0;
+    }
+
+    /// <summary>
+    /// How many blocks, counted from the first, run checkpointed when gradients are being recorded (0: none; the block
+    /// count or more: all). Each checkpointed block trades its taped activations for one more forward of it in backward,
+    /// so this sets the memory/time balance of a differentiated call. Gradients are the same for every value.
+    /// </summary>
+    public int CheckpointBlocks
+    {
+        get => _checkpointBlocks;
+        set
+        {
+            if (value < 0) throw new ArgumentOutOfRangeException(nameof(value), value, "WanTransformer3D.CheckpointBlocks: must be non-negative.");
+            _checkpointBlocks = value;
+        }
+    }
+
+    private int _checkpointBlocks;
 
     /// <summary>
     /// The velocity for a latent video. <paramref name="latent"/> [B, C_in, F, H, W] with F, H, W divisible by the patch
@@ -94,7 +116,7 @@ public sealed partial class WanTransformer3D : Module, IVelocityModel
         for (int i = 0; i < Blocks.Count; i++)
         {
             var block = Blocks[i];
-            Tensor y = GradientCheckpointing && !noGrad
+            Tensor y = i < CheckpointBlocks && !noGrad
                 ? Checkpoint.Run(ins => RunBlock(block, ins[0], ins[1], ins[2], rope), new[] { x, timestepProj, context }, block.Parameters().ToList())
                 : RunBlock(block, x, timestepProj, context, rope);
             if (noGrad) x.Dispose(); // the previous activations are ours and no backward needs them

@@ -36,10 +36,13 @@ public static class PipelineCases
     /// with a -noreuse suffix the loop makes its own CFG call after the hook (motionprompt-ckpt1-noreuse: the settings
     /// before issue 10's tuning, but for the two-stage backward).</param>
     /// <param name="runs">Timed runs per method (null: 3, or 1 when quick).</param>
-    public static IEnumerable<BenchResult> Generate(string? modelPath, bool quick, IReadOnlyCollection<string>? only = null, int? runs = null)
+    /// <param name="interleave">Run the methods round-robin (one warm-up round, then <paramref name="runs"/> rounds) so that
+    /// a changing background load affects each alike; minima of wall and CPU time per method.</param>
+    /// <param name="seed">The generation seed (0 unless given).</param>
+    public static IEnumerable<BenchResult> Generate(string? modelPath, bool quick, IReadOnlyCollection<string>? only = null, int? runs = null, bool interleave = false, ulong seed = 0)
     {
         var model = ShippedModel.Load(FindModel(modelPath));
-        var options = model.Defaults.ToOptions(seed: 0);
+        var options = model.Defaults.ToOptions(seed);
         int timedRuns = runs ?? (quick ? 1 : 3);
         var source = Tensor.Randn(new Rng(5), model.Pipeline.LatentShape(options)).MulScalar(0.5f);   // a stand-in source latent
         var methods = new List<(string Name, Func<IReadOnlyList<IGuidanceHook>> Hooks)>
@@ -68,6 +71,11 @@ public static class PipelineCases
             foreach (var name in only)
                 if (!methods.Any(m => m.Name == name))
                     throw new ArgumentException($"generate: unknown method '{name}' (expected one of {string.Join(", ", methods.Select(m => m.Name))}).");
+        if (interleave)
+        {
+            foreach (var r in Interleaved(model, options, selected, timedRuns)) yield return r;
+            yield break;
+        }
         double plainMs = double.NaN, plainCpu = double.NaN;
         long plainPeak = 0;
         foreach (var (name, hooks) in selected)
@@ -89,6 +97,43 @@ public static class PipelineCases
             if (name == "plain") { plainMs = r.MedianMs; plainPeak = peak; plainCpu = minCpu; }
             string ratio = name == "plain" ? "" : $"; {r.MedianMs / plainMs:F2}x plain time, {minCpu / plainCpu:F2}x plain CPU time, {(double)peak / plainPeak:F2}x plain peak";
             yield return r with { PeakBytes = peak, Note = $"(min CPU {minCpu:F0} ms; peak live tensor bytes above weights{ratio}; process working set {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:F0} MiB)" };
+        }
+    }
+
+    private static IEnumerable<BenchResult> Interleaved(ShippedModel model, GenerationOptions options,
+        List<(string Name, Func<IReadOnlyList<IGuidanceHook>> Hooks)> methods, int runs)
+    {
+        int n = methods.Count;
+        var wall = Enumerable.Repeat(double.PositiveInfinity, n).ToArray();
+        var cpu = Enumerable.Repeat(double.PositiveInfinity, n).ToArray();
+        var peak = new long[n];
+        var cpuRuns = Enumerable.Range(0, n).Select(_ => new List<double>()).ToArray();
+        for (int round = 0; round <= runs; round++)
+            for (int m = 0; m < n; m++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                BufferPool.ResetPeak();
+                long start = BufferPool.LiveBytes;
+                var c0 = Process.GetCurrentProcess().TotalProcessorTime;
+                var sw = Stopwatch.StartNew();
+                using (var scope = new TensorScope())
+                    model.Pipeline.Generate(DefaultPrompt, options, methods[m].Hooks());
+                double w = sw.Elapsed.TotalMilliseconds, c = (Process.GetCurrentProcess().TotalProcessorTime - c0).TotalMilliseconds;
+                peak[m] = Math.Max(peak[m], BufferPool.PeakLiveBytes - start);
+                if (round == 0) continue; // warm-up round
+                wall[m] = Math.Min(wall[m], w);
+                cpu[m] = Math.Min(cpu[m], c);
+                cpuRuns[m].Add(c);
+            }
+        for (int m = 0; m < n; m++)
+        {
+            // the same round's plain run ran under about the same background load: the median of those ratios is the steadiest
+            var perRound = cpuRuns[m].Zip(cpuRuns[0], (a, b) => a / b).OrderBy(x => x).ToList();
+            double median = perRound.Count % 2 == 1 ? perRound[perRound.Count / 2] : (perRound[perRound.Count / 2 - 1] + perRound[perRound.Count / 2]) / 2;
+            string ratio = m == 0 ? "" : $"; {wall[m] / wall[0]:F2}x plain time, CPU time {cpu[m] / cpu[0]:F2}x plain (minima), {median:F2}x (median of per-round ratios {string.Join(" ", perRound.Select(x => x.ToString("F2")))}), {(double)peak[m] / peak[0]:F2}x plain peak";
+            yield return new BenchResult($"generate {options.Frames}x{options.Height}x{options.Width} {options.Steps} steps interleaved {methods[m].Name}", "flowguide",
+                wall[m], wall[m], runs, null, peak[m], $"(min CPU {cpu[m]:F0} ms, min wall {wall[m]:F0} ms over {runs} rounds{ratio})");
         }
     }
 }

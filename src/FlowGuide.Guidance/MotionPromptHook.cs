@@ -31,9 +31,13 @@ public sealed record MotionPromptStepRecord(int Step, int Iteration, double Loss
 /// </summary>
 /// <remarks>
 /// Cost per guided step: one untaped unconditional forward (shared by the K iterations: the unconditional velocity does
-/// not depend on T), then K x (one differentiated conditional forward and its backward — with per-block checkpointing a
-/// recomputed forward too —, a differentiated decode of the latent frames the pairs need, the unrolled flow and the
-/// discriminator), plus the loop's own CFG forward. The prompt text comes
+/// not depend on T), then K x (one differentiated conditional forward and its backward — a recomputed forward too for
+/// the <see cref="MotionPromptOptions.CheckpointFraction"/> of blocks that are checkpointed —, a differentiated decode
+/// of the latent frames the pairs need, the unrolled flow and the discriminator), then one untaped conditional forward
+/// with the optimised prompt whose guided velocity the loop steps with (<see cref="MotionPromptOptions.ReuseVelocity"/>;
+/// otherwise the loop runs its own CFG pair). Each iteration back-propagates in two stages split at the predicted
+/// clean latent (<see cref="MotionPromptObjective.EvaluateWithGradient"/>), so the decoder's and flow's activations are
+/// gone before the transformer's backward pass. The prompt text comes
 /// from the constructor or, when null there, from <see cref="StepContext.Prompt"/>; the hook checks that it encodes to the
 /// run's prompt. Random pair choices come from the run's <see cref="StepContext.Rng"/>, so a seed fixes them.
 /// State (T, the optimiser) resets whenever a run starts again (a step index not after the previous one), so one hook
@@ -171,7 +175,8 @@ public sealed class MotionPromptHook : GuidanceHook
     /// untaped (it does not depend on the prompt), and only the conditional pass run per prompt: the same values as
     /// <see cref="StepContext.Velocity(Tensor, Tensor, Tensor?, float?)"/> (up to the rounding of a batch of one against
     /// the loop's batch of two), and the same gradient with respect to the prompt (<c>g dv_c/dprompt</c>), for half the
-    /// model work of a taped CFG pair. The loop still makes its own (batched) call with the optimised prompt.
+    /// model work of a taped CFG pair. With <see cref="MotionPromptOptions.ReuseVelocity"/> it also gives the loop its
+    /// velocity at the optimised prompt (one more conditional pass instead of the loop's CFG pair).
     /// </summary>
     private sealed class SplitCfg
     {

@@ -3,7 +3,7 @@ using FlowGuide.Bench;
 using FlowGuide.Tensors;
 using FlowGuide.Tensors.Kernels;
 
-// flowguide-bench [gemm] [attention] [conv3d] [block] [memory] [smallstep] [wan13b] [generate [--model DIR]] [--json FILE] [--threads N] [--quick]
+// flowguide-bench [gemm] [attention] [conv3d] [block] [memory] [smallstep] [wan13b] [raft] [generate [--model DIR]] [--json FILE] [--threads N] [--quick]
 // ("generate" times end-to-end generation on the shipped model: plain, FlowMo, FlowMotion; it is not part of "all".)
 // ("all" runs every case but wan13b, which needs ~6 GB and minutes: name it explicitly.)
 // Runs the engine's benchmark cases; bench/side_by_side.py runs this and the NumPy/PyTorch reference in one go.
@@ -23,7 +23,7 @@ for (int i = 0; i < args.Length; i++)
         default: cases.Add(args[i]); break;
     }
 }
-if (cases.Count == 0 || cases.Contains("all")) cases = new() { "gemm", "attention", "conv3d", "block", "memory", "smallstep" };
+if (cases.Count == 0 || cases.Contains("all")) cases = new() { "gemm", "attention", "conv3d", "block", "memory", "smallstep", "raft" };
 
 Console.WriteLine($"FlowGuide engine benchmarks — {Environment.ProcessorCount} cores, {Parallelism.NumThreads} threads, GEMM backend: {Gemm.Backend}, .NET {Environment.Version}");
 using var json = jsonPath is null ? null : new StreamWriter(jsonPath);
@@ -38,8 +38,9 @@ foreach (var c in cases)
         "memory" => Cases.Memory(),
         "smallstep" => WanCases.SmallStep(),
         "wan13b" => WanCases.Wan13B(quick),
+        "raft" => FlowCases.Raft(),
         "generate" => PipelineCases.Generate(modelPath, quick),
-        _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory, smallstep, wan13b, generate or all)"),
+        _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory, smallstep, wan13b, raft, generate or all)"),
     };
     foreach (var r in results) Harness.Print(r, json);
 }

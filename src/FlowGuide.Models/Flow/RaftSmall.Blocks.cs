@@ -10,9 +10,16 @@ namespace FlowGuide.Models.Flow;
 public sealed class RaftEncoder : Module
 {
     private readonly Conv2d _conv1, _conv2, _conv3, _conv4, _out;
+    private readonly bool _norm;
 
-    public RaftEncoder(int[] channels, int outDim, Rng rng)
+    /// <summary>
+    /// With <paramref name="instanceNorm"/>, parameter-free instance normalisation (per sample and channel over H x W)
+    /// follows every stage and the output, as in RAFT's feature encoder: it keeps the matching features O(1) from
+    /// initialisation on, so the correlation carries a signal the update block can learn from.
+    /// </summary>
+    public RaftEncoder(int[] channels, int outDim, Rng rng, bool instanceNorm = false)
     {
+        _norm = instanceNorm;
         _conv1 = Child("conv1", new Conv2d(3, channels[0], 7, rng, stride: 2, padding: 3));
         _conv2 = Child("conv2", new Conv2d(channels[0], channels[1], 3, rng, stride: 2, padding: 1));
         _conv3 = Child("conv3", new Conv2d(channels[1], channels[2], 3, rng, stride: 2, padding: 1));
@@ -23,12 +30,14 @@ public sealed class RaftEncoder : Module
     /// <summary>[N, 3, H, W] to [N, outDim, H/8, W/8].</summary>
     public Tensor Forward(Tensor x)
     {
-        x = _conv1.Forward(x).Relu();              // [N, c0, H/2, W/2]
-        x = _conv2.Forward(x).Relu();              // [N, c1, H/4, W/4]
-        x = _conv3.Forward(x).Relu();              // [N, c2, H/8, W/8]
-        x = x.Add(_conv4.Forward(x).Relu());       // residual refinement
-        return _out.Forward(x);
+        x = Norm(_conv1.Forward(x)).Relu();        // [N, c0, H/2, W/2]
+        x = Norm(_conv2.Forward(x)).Relu();        // [N, c1, H/4, W/4]
+        x = Norm(_conv3.Forward(x)).Relu();        // [N, c2, H/8, W/8]
+        x = x.Add(Norm(_conv4.Forward(x)).Relu()); // residual refinement
+        return Norm(_out.Forward(x));
     }
+
+    private Tensor Norm(Tensor x) => _norm ? x.LayerNorm(new[] { x.Size(2), x.Size(3) }) : x;
 }
 
 /// <summary>Encodes the looked-up correlation and the current flow into <c>MotionDim</c> channels (the last two are the flow itself).</summary>

@@ -27,7 +27,7 @@ public sealed class RaftSmall : Module
         ArgumentNullException.ThrowIfNull(rng);
         config.Validate();
         Config = config;
-        _fnet = Child("fnet", new RaftEncoder(config.EncoderChannels, config.FeatureDim, rng));
+        _fnet = Child("fnet", new RaftEncoder(config.EncoderChannels, config.FeatureDim, rng, instanceNorm: config.FeatureNorm));
         _cnet = Child("cnet", new RaftEncoder(config.EncoderChannels, config.HiddenDim + config.ContextDim, rng));
         _motion = Child("encoder", new RaftMotionEncoder(config, rng));
         _gru = Child("gru", new ConvGru(config.HiddenDim, config.ContextDim + config.MotionDim, rng));

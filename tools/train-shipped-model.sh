@@ -20,5 +20,12 @@ resume() { [ -d "$1/checkpoint" ] && echo --resume || true; }
   $FG train dit --vae "$RUN/vae/vae" --out "$RUN/dit" --steps 4000 --batch 4 --train-clips 4096 --lr 5e-4 \
     --warmup 200 --checkpoint-every 250 --validate-every 1000 --log-every 25 $(resume "$RUN/dit")
 
-# 3. the shipped folder: the same weights stored as f16
-[ -e "$OUT" ] || $FG model convert --from "$RUN/dit/model" --to "$OUT" --dtype f16
+# 3. continued training (v1): stage 2's exported EMA weights initialise a second run under a fresh schedule over twice
+#    the clips (its first 4096 latents are stage 2's cache; the rest are encoded on first use)
+[ -f "$RUN/dit2/model/model_index.json" ] || \
+  $FG train dit --vae "$RUN/vae/vae" --init "$RUN/dit/model" --out "$RUN/dit2" --latent-cache "$RUN/dit/latents" \
+    --steps 9000 --batch 4 --train-clips 8192 --lr 3e-4 --warmup 100 --checkpoint-every 250 --validate-every 1500 \
+    --log-every 50 $(resume "$RUN/dit2")
+
+# 4. the shipped folder: the same weights stored as f16
+[ -e "$OUT" ] || $FG model convert --from "$RUN/dit2/model" --to "$OUT" --dtype f16

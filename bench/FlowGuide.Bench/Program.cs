@@ -3,9 +3,9 @@ using FlowGuide.Bench;
 using FlowGuide.Tensors;
 using FlowGuide.Tensors.Kernels;
 
-// flowguide-bench [gemm] [attention] [conv3d] [block] [memory] [smallstep] [wan13b] [raft] [generate [--model DIR]] [--json FILE] [--threads N] [--quick]
+// flowguide-bench [gemm] [attention] [conv3d] [block] [memory] [smallstep] [wan13b] [wan13b-flowmo] [raft] [generate [--model DIR]] [--json FILE] [--threads N] [--quick]
 // ("generate" times end-to-end generation on the shipped model: plain, FlowMo, FlowMotion; it is not part of "all".)
-// ("all" runs every case but wan13b, which needs ~6 GB and minutes: name it explicitly.)
+// ("all" runs every case but wan13b and wan13b-flowmo, which need ~6 GB and minutes: name them explicitly.)
 // Runs the engine's benchmark cases; bench/side_by_side.py runs this and the NumPy/PyTorch reference in one go.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var cases = new List<string>();
@@ -38,9 +38,10 @@ foreach (var c in cases)
         "memory" => Cases.Memory(),
         "smallstep" => WanCases.SmallStep(),
         "wan13b" => WanCases.Wan13B(quick),
+        "wan13b-flowmo" => WanGuidedCases.Wan13BFlowMo(quick),
         "raft" => FlowCases.Raft(),
         "generate" => PipelineCases.Generate(modelPath, quick),
-        _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory, smallstep, wan13b, raft, generate or all)"),
+        _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory, smallstep, wan13b, wan13b-flowmo, raft, generate or all)"),
     };
     foreach (var r in results) Harness.Print(r, json);
 }

@@ -66,7 +66,7 @@ public sealed class FlowMoHook : GuidanceHook
                     // 1. z' = z (a leaf), v = CFG velocity through the model, L = FlowMo loss
                     var z = latent.DetachedLeaf();
                     var v = context.Velocity(z);
-                    var r = FlowMoLoss.Evaluate(v);
+                    var r = FlowMoLoss.Evaluate(v, o.Reduction);
                     _history.Add(new FlowMoStepRecord(context.Step, it, r.Loss.Item(), r.ArgMax));
                     // 2. dL/dz'
                     grad = Autograd.Grad(r.Loss, new[] { z })[0];

@@ -2,6 +2,15 @@ using FlowGuide.Tensors;
 
 namespace FlowGuide.Guidance;
 
+/// <summary>How FlowMo reduces the patch-variance map s[h, w] of one video to its scalar loss.</summary>
+public enum FlowMoReduction
+{
+    /// <summary>The maximum over patches (the paper and the released code): only the worst patch is pushed.</summary>
+    Max,
+    /// <summary>The mean over patches: every patch is pushed a little (a diagnostic variant, not the paper's).</summary>
+    Mean,
+}
+
 /// <summary>The FlowMo loss with the intermediate patch-variance map, for diagnostics and tests.</summary>
 /// <param name="Loss">Scalar: the sum over the batch of each video's maximum patch variance (differentiable).</param>
 /// <param name="PatchVariance">[B, H, W]: s[h, w], the channel-mean temporal variance of the frame differences (differentiable).</param>
@@ -22,10 +31,13 @@ public sealed record FlowMoLossResult(Tensor Loss, Tensor PatchVariance, (int H,
 public static class FlowMoLoss
 {
     /// <summary>The scalar loss (see the class remarks for the batch reduction).</summary>
-    public static Tensor Compute(Tensor v) => Evaluate(v).Loss;
+    public static Tensor Compute(Tensor v, FlowMoReduction reduction = FlowMoReduction.Max) => Evaluate(v, reduction).Loss;
 
-    /// <summary>The loss together with the patch-variance map and the position each video's maximum picked.</summary>
-    public static FlowMoLossResult Evaluate(Tensor v)
+    /// <summary>
+    /// The loss together with the patch-variance map and the position each video's maximum picked (reported for both
+    /// reductions; with <see cref="FlowMoReduction.Mean"/> the loss is the per-video mean of s, summed over the batch).
+    /// </summary>
+    public static FlowMoLossResult Evaluate(Tensor v, FlowMoReduction reduction = FlowMoReduction.Max)
     {
         ArgumentNullException.ThrowIfNull(v);
         if (v.Rank != 5)
@@ -42,9 +54,10 @@ public static class FlowMoLoss
         var s2 = Ops.Var(d, 2, unbiased: false); // [B, C, H, W]
         // 3. mean over channels
         var s = Ops.Mean(s2, 1); // [B, H, W]
-        // 4. maximum over patches, per video, summed over the batch
-        var (max, idx) = Ops.MaxWithIndices(Ops.Reshape(s, b, h * w), 1); // [B]
-        var loss = Ops.Sum(max);
+        // 4. maximum (or mean) over patches, per video, summed over the batch
+        var flat = Ops.Reshape(s, b, h * w);                                      // [B, H*W]
+        var (max, idx) = Ops.MaxWithIndices(flat, 1);                             // [B]
+        var loss = reduction == FlowMoReduction.Max ? Ops.Sum(max) : Ops.Sum(Ops.Mean(flat, 1));
         var arg = new (int H, int W)[b];
         for (int i = 0; i < b; i++) arg[i] = (idx[i] / w, idx[i] % w);
         return new FlowMoLossResult(loss, s, arg);

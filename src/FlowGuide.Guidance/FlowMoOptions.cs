@@ -46,6 +46,9 @@ public sealed record FlowMoOptions
     /// </summary>
     public bool GradientCheckpointing { get; init; } = true;
 
+    /// <summary>Patch reduction of the loss: the maximum (paper, default) or the mean (diagnostic).</summary>
+    public FlowMoReduction Reduction { get; init; } = FlowMoReduction.Max;
+
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.999;
     public double Epsilon { get; init; } = 1e-8;

@@ -30,8 +30,10 @@ public sealed record MotionPromptStepRecord(int Step, int Iteration, double Loss
 /// such as FlowMo — steps with it; steps outside the window use the original prompt. T carries from step to step.
 /// </summary>
 /// <remarks>
-/// Cost per guided step: K x (one differentiated CFG forward and its backward, a differentiated decode of the latent
-/// prefix the pairs need, the unrolled flow and the discriminator) plus the loop's own forward. The prompt text comes
+/// Cost per guided step: one untaped unconditional forward (shared by the K iterations: the unconditional velocity does
+/// not depend on T), then K x (one differentiated conditional forward and its backward — with per-block checkpointing a
+/// recomputed forward too —, a differentiated decode of the latent frames the pairs need, the unrolled flow and the
+/// discriminator), plus the loop's own CFG forward. The prompt text comes
 /// from the constructor or, when null there, from <see cref="StepContext.Prompt"/>; the hook checks that it encodes to the
 /// run's prompt. Random pair choices come from the run's <see cref="StepContext.Rng"/>, so a seed fixes them.
 /// State (T, the optimiser) resets whenever a run starts again (a step index not after the previous one), so one hook
@@ -124,17 +126,19 @@ public sealed class MotionPromptHook : GuidanceHook
 
         var wan = o.GradientCheckpointing ? context.Model as WanTransformer3D : null;
         bool previousCheckpointing = wan?.GradientCheckpointing ?? false;
+        var latent = context.Latent.Detach();
+        // the unconditional velocity does not depend on T: one untaped pass serves all K iterations
+        var velocity = new SplitCfg(context, latent);
         try
         {
             if (wan is not null) wan.GradientCheckpointing = true;
-            var latent = context.Latent.Detach();
             for (int it = 0; it < o.Iterations; it++)
             {
                 // each iteration's graph goes back to the pool when it ends (T is updated in place and outlives it)
                 using var scope = new TensorScope();
                 // 1. a random subset of adjacent frame pairs (without repeats), from the run's generator
                 var starts = DrawPairs(context.Rng, frames - 1, o.FramePairs);
-                var objective = new MotionPromptObjective(text, run.PromptTokens, prompt => context.Velocity(latent, prompt), latent, context.Sigma,
+                var objective = new MotionPromptObjective(text, run.PromptTokens, velocity.Compute, latent, context.Sigma,
                     decoder, starts, _flow, Discriminator, run.Initial, o);
                 // 2. loss and its gradient with respect to the tokens only
                 Tensor grad;
@@ -159,6 +163,38 @@ public sealed class MotionPromptHook : GuidanceHook
         using (GradMode.NoGrad())
             context.PromptEmbeddings = text.EncodeEmbeddings(Ops.Concat(new[] { run.PromptTokens, run.Tokens }, 1));
         return null;
+    }
+
+    /// <summary>
+    /// The guided velocity <c>v_u + g (v_c - v_u)</c> at one latent and step with the unconditional half computed once,
+    /// untaped (it does not depend on the prompt), and only the conditional pass run per prompt: the same values as
+    /// <see cref="StepContext.Velocity(Tensor, Tensor, Tensor?, float?)"/> (up to the rounding of a batch of one against
+    /// the loop's batch of two), and the same gradient with respect to the prompt (<c>g dv_c/dprompt</c>), for half the
+    /// model work of a taped CFG pair. The loop still makes its own (batched) call with the optimised prompt.
+    /// </summary>
+    private sealed class SplitCfg
+    {
+        private readonly StepContext _context;
+        private readonly Tensor _latent;
+        private readonly Tensor? _uncond;
+        private readonly float _scale;
+
+        public SplitCfg(StepContext context, Tensor latent)
+        {
+            _context = context;
+            _latent = latent;
+            _scale = context.GuidanceScale;
+            if (_scale == 1f) return;
+            using (GradMode.NoGrad()) _uncond = context.Velocity(latent, context.NegativeEmbeddings, guidanceScale: 1f); // [1, C, F', H', W']
+        }
+
+        /// <summary>The guided velocity for the encoded prompt [1, L, D]; taped when gradients are on and the prompt requires one.</summary>
+        public Tensor Compute(Tensor prompt)
+        {
+            var cond = _context.Velocity(_latent, prompt, guidanceScale: 1f);            // [1, C, F', H', W']
+            if (_uncond is null) return cond;
+            return Ops.Add(_uncond, Ops.MulScalar(Ops.Sub(cond, _uncond), _scale));        // CfgVelocity's order of operations
+        }
     }
 
     private RunState StartRun(StepContext context, ITextEncoder text)

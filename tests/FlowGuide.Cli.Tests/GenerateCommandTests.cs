@@ -114,6 +114,12 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.Equal(0, Generate(again, "--steps", "4", "--frames", "13", "--guidance", "flowmo", "--flowmo-lr", "0.05", "--flowmo-window", "0:0.5").Code);
         Assert.Equal(File.ReadAllBytes(guided), File.ReadAllBytes(again));
         Assert.NotEqual(File.ReadAllBytes(plain), File.ReadAllBytes(guided));
+        Assert.Contains("\"reduction\": \"max\"", meta);
+
+        var mean = Path.Combine(_dir, "flowmo-mean.gif");
+        Assert.Equal(0, Generate(mean, "--steps", "4", "--frames", "13", "--guidance", "flowmo", "--flowmo-lr", "0.05", "--flowmo-window", "0:0.5", "--flowmo-reduction", "mean").Code);
+        Assert.Contains("\"reduction\": \"mean\"", File.ReadAllText(mean + ".json"));
+        Assert.NotEqual(File.ReadAllBytes(guided), File.ReadAllBytes(mean));
     }
 
     [Fact]
@@ -123,6 +129,7 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.Equal(2, Generate(Path.Combine(_dir, "x.gif"), "--guidance", "flowmo", "--flowmo-window", "0.5:0.2").Code);
         Assert.Equal(2, Generate(Path.Combine(_dir, "x.gif"), "--guidance", "flowmo", "--flowmo-optimizer", "rmsprop").Code);
         Assert.Equal(2, Generate(Path.Combine(_dir, "x.gif"), "--guidance", "flowmo", "--flowmo-lr", "-1").Code);
+        Assert.Equal(2, Generate(Path.Combine(_dir, "x.gif"), "--guidance", "flowmo", "--flowmo-reduction", "median").Code);
         Assert.Equal(2, Generate(Path.Combine(_dir, "x.gif"), "--guidance", "magic").Code);
         Assert.Empty(Leftovers());
     }

@@ -121,6 +121,34 @@ public class FlowMoLossTests
     }
 
     [Fact]
+    public void MeanReductionMatchesLoopAndItsGradientMatchesFiniteDifferences()
+    {
+        int b = 2, c = 2, f = 4, h = 2, w = 3;
+        var v = Constructed(b, c, f, h, w, new[] { (1, 2), (0, 0) }, seed: 9);
+        var reference = Reference(v.ToArray(), b, c, f, h, w);
+        double expected = reference.Sum(r => r.S.Cast<double>().Average()); // per-video mean over patches, summed
+        var leaf = v.DetachedLeaf();
+        var loss = FlowMoLoss.Compute(leaf, FlowMoReduction.Mean);
+        Assert.Equal(expected, loss.Item(), 1e-4 * expected);
+        Assert.True(loss.Item() < FlowMoLoss.Compute(v).Item(), "the mean of a map lies below its maximum");
+
+        var g = Autograd.Grad(loss, new[] { leaf })[0].ToArray();
+        Assert.True(g.Count(x => x != 0) > g.Length / 2, "the mean pushes every patch, not one column");
+        var x = v.ToArray();
+        const float eps = 1e-2f;
+        double Loss(float[] a) { using var _ = GradMode.NoGrad(); return FlowMoLoss.Compute(Tensor.FromArray(a, b, c, f, h, w), FlowMoReduction.Mean).Item(); }
+        for (int k = 0; k < x.Length; k++)
+        {
+            float keep = x[k];
+            x[k] = keep + eps; double up = Loss(x);
+            x[k] = keep - eps; double down = Loss(x);
+            x[k] = keep;
+            double fd = (up - down) / (2 * eps);
+            Assert.True(Math.Abs(fd - g[k]) <= 1e-2 * Math.Abs(fd) + 2e-3, $"element {k}: autograd {g[k]}, finite difference {fd}");
+        }
+    }
+
+    [Fact]
     public void TwoFramesGiveZeroAndBadShapesThrow()
     {
         // one difference: its variance is zero everywhere

@@ -3,6 +3,7 @@ using FlowGuide.Tensors.Kernels;
 
 namespace FlowGuide.Tensors.Tests;
 
+[Collection(ThreadCountCollection.Name)]
 public class DTypeTests
 {
     private static uint Bits(float f) => BitConverter.SingleToUInt32Bits(f);

@@ -58,3 +58,13 @@ public class MemoryTests
         Assert.Null(y.GradFn);
     }
 }
+
+/// <summary>
+/// Tests that change <see cref="Kernels.Parallelism.NumThreads"/>, a process-wide setting (BLAS included): they run alone,
+/// so that no other test computes under a thread count it did not choose.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ThreadCountCollection
+{
+    public const string Name = "Process-wide thread count";
+}

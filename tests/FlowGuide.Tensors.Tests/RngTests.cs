@@ -3,6 +3,7 @@ using FlowGuide.Tensors.Kernels;
 
 namespace FlowGuide.Tensors.Tests;
 
+[Collection(ThreadCountCollection.Name)]
 public class RngTests
 {
     // ---------------------------------------------------------------- Philox known answers (Random123 kat_vectors)

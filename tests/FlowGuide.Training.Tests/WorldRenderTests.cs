@@ -23,7 +23,7 @@ public class WorldRenderTests
     }
 
     /// <summary>SHA-256 over video, flow, occlusion and instance ids, as little-endian float bits.</summary>
-    private static string Digest(WorldClip clip)
+    internal static string Digest(WorldClip clip)
     {
         using var sha = SHA256.Create();
         foreach (var t in new[] { clip.Video, clip.Flow, clip.Occlusion, clip.Instances })
@@ -33,24 +33,6 @@ public class WorldRenderTests
         }
         sha.TransformFinalBlock(Array.Empty<byte>(), 0, 0);
         return Convert.ToHexString(sha.Hash!)[..16];
-    }
-
-    [Fact]
-    public void TheSameSpecRendersIdenticalBitsOnOneAndManyThreads()
-    {
-        var spec = MotionWorld.Sample(11, WorldSplit.Train);
-        string many = Digest(MotionWorld.Render(spec));
-        Assert.Equal(many, Digest(MotionWorld.Render(spec)));
-        int saved = Parallelism.NumThreads;
-        try
-        {
-            Parallelism.NumThreads = 1;
-            Assert.Equal(many, Digest(MotionWorld.Render(spec)));
-        }
-        finally
-        {
-            Parallelism.NumThreads = saved;
-        }
     }
 
     /// <summary>
@@ -194,5 +176,39 @@ public class WorldRenderTests
         }
         _out.WriteLine($"render 17x64x64 (video, flow, occlusion, masks) on {Parallelism.NumThreads} threads: " +
                        $"min {times.Min():F1} ms, mean {times.Average():F1} ms, max {times.Max():F1} ms");
+    }
+}
+
+/// <summary>
+/// Tests that change <see cref="Parallelism.NumThreads"/>, a process-wide setting: they run alone, so that no other test
+/// (the bit-exact resume tests in particular) computes under a thread count it did not choose.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ThreadCountCollection
+{
+    public const string Name = "Process-wide thread count";
+}
+
+[Collection(ThreadCountCollection.Name)]
+public class WorldRenderThreadTests
+{
+    private static string Digest(WorldClip clip) => WorldRenderTests.Digest(clip);
+
+    [Fact]
+    public void TheSameSpecRendersIdenticalBitsOnOneAndManyThreads()
+    {
+        var spec = MotionWorld.Sample(11, WorldSplit.Train);
+        string many = Digest(MotionWorld.Render(spec));
+        Assert.Equal(many, Digest(MotionWorld.Render(spec)));
+        int saved = Parallelism.NumThreads;
+        try
+        {
+            Parallelism.NumThreads = 1;
+            Assert.Equal(many, Digest(MotionWorld.Render(spec)));
+        }
+        finally
+        {
+            Parallelism.NumThreads = saved;
+        }
     }
 }

@@ -13,10 +13,16 @@ public sealed class EvalCommand : Command
     public override string Name => "eval";
     public override string Summary => "run methods x prompts x seeds, score every video, write tables, summary and report";
     public override string Usage =>
-        "flowguide eval --methods base,flowmo --prompts prompts/motion-world.txt --seeds 0..1 --out runs/eval [options]\n\n" +
+        "flowguide eval --methods base,flowmo --prompts prompts/motion-world.txt --seeds 0..1 --out runs/eval [options]\n" +
+        "flowguide eval --methods base,noised-source,flowmotion,flowmotion-no-da,flowmotion-no-vr\n" +
+        "               --transfer prompts/transfer-world.txt --seeds 0..1 --out runs/eval-transfer [options]\n\n" +
         "  --methods A,B,...   methods to compare (registered: " + string.Join(", ", EvalMethods.All.Select(m => m.Name)) + ");\n" +
         "                      paired differences are taken against 'base' when it is listed\n" +
         "  --prompts FILE      one prompt per line; blank lines and lines starting with # are skipped\n" +
+        "  --transfer FILE     instead of --prompts: motion transfer, one job 'SOURCE | TARGET PROMPT' per line; SOURCE is\n" +
+        "                      world:SPLIT:INDEX (a motion-world clip) or a video path (relative: looked up from the file's\n" +
+        "                      folder upwards); every method's row gets motion_fidelity against its job's source, and\n" +
+        "                      paired differences are also taken against noised-source when it runs (prompts/transfer-world.txt)\n" +
         "  --seeds LIST        seeds, e.g. 0..3 (both ends included), 0,5,9 or 0..1,7 (default 0)\n" +
         "  --out DIR           output folder; an existing one is resumed (finished videos are kept)\n" +
         "  --limit N           only the first N prompts of the file\n" +
@@ -35,7 +41,11 @@ public sealed class EvalCommand : Command
     {
         // 1. options
         var methodsArg = args.String("methods") ?? throw new UsageException("--methods is required (e.g. base,flowmo)");
-        var promptsPath = args.String("prompts") ?? throw new UsageException("--prompts FILE is required");
+        var promptsArg = args.String("prompts");
+        var transferPath = args.String("transfer");
+        if ((promptsArg is null) == (transferPath is null))
+            throw new UsageException("give either --prompts FILE (text-to-video) or --transfer FILE (motion transfer: source | prompt per line)");
+        var promptsPath = promptsArg ?? transferPath!;
         var outDir = args.String("out") ?? throw new UsageException("--out DIR is required");
         var seeds = ParseSeeds(args.String("seeds") ?? "0");
         int limit = args.Int("limit", int.MaxValue);
@@ -48,15 +58,18 @@ public sealed class EvalCommand : Command
         var negative = args.String("negative", "");
         bool noReport = args.Flag("no-report");
         var selected = ParseMethods(methodsArg);
+        var claimed = selected.SelectMany(m => m.ReadsOptionsOf).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var setups = new List<(EvalMethod Method, EvalMethodSetup Setup)>();
         foreach (var m in EvalMethods.All)
         {
             var setup = m.Read(args);
             if (selected.Contains(m))
                 setups.Add((m, setup));
-            else if (setup.OptionsGiven)
+            else if (setup.OptionsGiven && !selected.Any(x => x.FamilyName == m.FamilyName) && !claimed.Contains(m.Name))
                 throw new UsageException($"options of method '{m.Name}' were given but --methods does not list it");
         }
+        if (transferPath is null && selected.FirstOrDefault(m => m.NeedsSource) is { } needs)
+            throw new UsageException($"method '{needs.Name}' transfers motion from a source video; give --transfer FILE (source | prompt per line) instead of --prompts");
         setups = selected.Select(m => setups.First(s => s.Method == m)).ToList();
         args.EnsureAllUsed(0);
         if (limit < 1) throw new UsageException($"--limit must be at least 1, got {limit}");
@@ -69,7 +82,10 @@ public sealed class EvalCommand : Command
             "unipc" => SamplerKind.UniPc,
             _ => throw new UsageException($"--sampler must be euler or unipc, got '{samplerName}'"),
         };
-        var prompts = ReadPrompts(promptsPath).Take(limit).ToList();
+        var transferJobs = transferPath is null ? null : TransferJobs.Read(transferPath).Take(limit).ToList();
+        var prompts = transferJobs?.Select(j => j.Prompt).ToList() ?? ReadPrompts(promptsPath).Take(limit).ToList();
+
+        foreach (var (_, setup) in setups) setup.Prepare?.Invoke(); // weights the methods share, before any work
 
         // 2. the model and the shared sampling settings
         var model = ShippedModel.Load(modelArg ?? GenerateCommand.FindDefaultModel());
@@ -91,8 +107,28 @@ public sealed class EvalCommand : Command
         }
         model.TextEncoder.Tokenize(negative);
 
-        var plan = new EvalPlan(Path.GetFullPath(outDir), prompts, seeds, setups, options, d.Fps, !noReport);
+        // 3. transfer sources at the model's frames and size, each read once and encoded once
+        List<TransferSource>? sources = null;
+        if (transferJobs is not null)
+        {
+            var conformed = transferJobs.Select(j => (Job: j, Source: Conform(j, transferPath!, options))).ToList();
+            sources = conformed.Select(c => TransferJobs.Encode(c.Job, c.Source.Video, c.Source.Caption, c.Source.Warnings, model.Vae)).ToList();
+            foreach (var warning in sources.SelectMany(x => x.Warnings)) Console.Error.WriteLine($"flowguide eval: warning: {warning}");
+        }
+
+        var plan = new EvalPlan(Path.GetFullPath(outDir), prompts, seeds, setups, options, d.Fps, !noReport, sources);
         return new EvalRunner(model, plan, output).Run(cancel);
+    }
+
+    /// <summary>A transfer job's source conformed to the run's size; errors name the file and line.</summary>
+    private static (FlowGuide.Tensors.Tensor Video, FlowGuide.Training.World.Analysis.WorldPrompt? Caption, List<string> Warnings) Conform(
+        TransferJob job, string file, GenerationOptions options)
+    {
+        try { return TransferJobs.Conform(job, options.Frames, options.Height, options.Width); }
+        catch (Exception e) when (e is IOException or ArgumentException)
+        {
+            throw new InvalidDataException($"transfer file '{file}' line {job.Line}: {e.Message}", e);
+        }
     }
 
     /// <summary>"0..3", "0,5,9", "0..1,7": both ends of a range included; duplicates and more than 100000 seeds rejected.</summary>

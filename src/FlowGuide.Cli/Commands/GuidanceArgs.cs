@@ -19,7 +19,7 @@ internal static class GuidanceArgs
     /// <summary>Value-less options this family adds to a command's <see cref="Command.Flags"/>.</summary>
     public static readonly string[] Flags = { "flowmo-no-recompute", "flowmo-no-checkpointing", "motionprompt-no-checkpointing" };
 
-    private static readonly string[] FlowMoValues = { "flowmo-lr", "flowmo-window", "flowmo-optimizer", "flowmo-iterations" };
+    private static readonly string[] FlowMoValues = { "flowmo-lr", "flowmo-window", "flowmo-optimizer", "flowmo-iterations", "flowmo-reduction" };
 
     private static readonly string[] MotionPromptValues =
     {
@@ -35,6 +35,7 @@ internal static class GuidanceArgs
         "  --flowmo-window A:B guided steps as fractions of the run (default 0:0.24, the first 12 of 50)\n" +
         "  --flowmo-optimizer NAME  adam (one fresh Adam step per guided step, default) or sgd (z -= lr * grad)\n" +
         "  --flowmo-iterations N    gradient steps per guided step (default 1)\n" +
+        "  --flowmo-reduction max|mean  patch reduction of the loss: max (paper, default) or mean (diagnostic)\n" +
         "  --flowmo-no-recompute    step with the velocity from before the update (the released code)\n" +
         "  --flowmo-no-checkpointing  keep all activations for the backward pass (faster, more memory)\n" +
         "  --motionprompt-discriminator DIR  trained flow discriminator ('flowguide train discriminator'; default " + DefaultDiscriminatorPath + ")\n" +
@@ -94,9 +95,10 @@ internal static class GuidanceArgs
         var window = args.String("flowmo-window");
         var optimizer = args.String("flowmo-optimizer");
         var iterations = args.String("flowmo-iterations");
+        var reduction = args.String("flowmo-reduction");
         bool noRecompute = args.Flag("flowmo-no-recompute");
         bool noCheckpointing = args.Flag("flowmo-no-checkpointing");
-        bool given = lr is not null || window is not null || optimizer is not null || iterations is not null || noRecompute || noCheckpointing;
+        bool given = lr is not null || window is not null || optimizer is not null || iterations is not null || reduction is not null || noRecompute || noCheckpointing;
         var o = new FlowMoOptions
         {
             LearningRate = lr is null ? 1e-3 : (double)(decimal)args.Float("flowmo-lr", 0), // 0.05, not 0.0500000007
@@ -110,6 +112,12 @@ internal static class GuidanceArgs
             Iterations = iterations is null ? 1 : args.Int("flowmo-iterations", 1),
             RecomputeAfterUpdate = !noRecompute,
             GradientCheckpointing = !noCheckpointing,
+            Reduction = (reduction ?? "max").ToLowerInvariant() switch
+            {
+                "max" => FlowMoReduction.Max,
+                "mean" => FlowMoReduction.Mean,
+                _ => throw new UsageException($"--flowmo-reduction must be max or mean, got '{reduction}'"),
+            },
         };
         try { o.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
@@ -122,17 +130,31 @@ internal static class GuidanceArgs
             ["iterations"] = o.Iterations,
             ["recompute_after_update"] = o.RecomputeAfterUpdate,
             ["gradient_checkpointing"] = o.GradientCheckpointing,
+            ["reduction"] = o.Reduction == FlowMoReduction.Max ? "max" : "mean",
         };
         return (o, meta, given);
     }
 
     private static (IGuidanceHook, JsonObject) MotionPrompt(Args args)
     {
+        var read = ReadMotionPrompt(args);
+        return (read.CreateHook(read.LoadDiscriminator(), read.LoadFlow()), read.Metadata);
+    }
+
+    /// <summary>
+    /// Reads every <c>--motionprompt-*</c> option (defaults for those not given) without loading anything: the validated
+    /// options, the discriminator folder (the shipped one when not given), the flow estimator's name, the metadata, and
+    /// whether any option was given (so a caller can reject them when MotionPrompt is not selected).
+    /// </summary>
+    public static MotionPromptArgs ReadMotionPrompt(Args args)
+    {
         var d = new MotionPromptOptions();
         var window = args.String("motionprompt-window");
         var optimizer = args.String("motionprompt-optimizer");
         var tv = args.String("motionprompt-tv");
-        var flowName = (args.String("motionprompt-flow") ?? "classical").ToLowerInvariant();
+        var flowArg = args.String("motionprompt-flow");
+        var discArg = args.String("motionprompt-discriminator");
+        bool given = MotionPromptValues.Any(o => args.String(o) is not null) || args.Flag("motionprompt-no-checkpointing");
         var o = d with
         {
             Window = window is null ? MotionPromptOptions.DefaultWindow : ParseWindow(window, "motionprompt-window"),
@@ -160,22 +182,16 @@ internal static class GuidanceArgs
         };
         try { o.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
+        var flowName = (flowArg ?? "classical").ToLowerInvariant();
+        if (flowName is not ("classical" or "learned"))
+            throw new UsageException($"--motionprompt-flow must be classical or learned, got '{flowArg}'");
 
-        var discDir = args.String("motionprompt-discriminator") ?? FindDefaultDiscriminator();
-        if (!Directory.Exists(discDir))
-            throw new DirectoryNotFoundException($"MotionPrompt discriminator folder '{discDir}' does not exist; train one with 'flowguide train discriminator --out DIR' and pass --motionprompt-discriminator DIR.");
-        var disc = FlowDiscriminator.Load(discDir);
-        Func<FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor>? flow = flowName switch
-        {
-            "classical" => null,
-            "learned" => Learned(),
-            _ => throw new UsageException($"--motionprompt-flow must be classical or learned, got '{flowName}'"),
-        };
-        var hook = new MotionPromptHook(disc, o, prompt: null, flow);
+        var discDir = Path.GetFullPath(discArg ?? FindDefaultDiscriminator());
         var meta = new JsonObject
         {
             ["name"] = "motionprompt",
-            ["discriminator"] = Path.GetFullPath(discDir),
+            ["discriminator"] = discDir,
+            ["discriminator_sha256"] = WeightsFingerprint(Path.Combine(discDir, FlowDiscriminator.WeightsFileName)),
             ["window"] = window ?? "0.06:0.3",
             ["iterations"] = o.Iterations,
             ["tokens"] = o.TokenCount,
@@ -190,7 +206,15 @@ internal static class GuidanceArgs
             ["flow"] = flowName,
             ["gradient_checkpointing"] = o.GradientCheckpointing,
         };
-        return (hook, meta);
+        return new MotionPromptArgs(o, discDir, flowName, meta, given);
+    }
+
+    /// <summary>The first 16 hex digits of a file's SHA-256 (null when it does not exist): tells retrained weights at the same path apart.</summary>
+    private static string? WeightsFingerprint(string path)
+    {
+        if (!File.Exists(path)) return null;
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream))[..16];
     }
 
     private static double Double(Args args, string name, double fallback)
@@ -201,7 +225,8 @@ internal static class GuidanceArgs
             : throw new UsageException($"--{name} expects a number, got '{s}'");
     }
 
-    private static Func<FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor> Learned()
+    /// <summary>RAFT-small from the shipped weights, frozen (for <c>--motionprompt-flow learned</c>).</summary>
+    internal static Func<FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor> LearnedFlow()
     {
         var path = FlowEstimators.FindLearnedWeights();
         if (!File.Exists(path))
@@ -224,4 +249,29 @@ internal static class GuidanceArgs
             return StepWindow.Fractions(a, b);
         throw new UsageException($"--{option} expects START:END fractions with 0 <= START <= END <= 1 (e.g. 0:0.24), got '{s}'");
     }
+}
+
+/// <summary>The <c>--motionprompt-*</c> options as <see cref="GuidanceArgs.ReadMotionPrompt"/> read them; nothing loaded yet.</summary>
+/// <param name="Options">Validated hook options.</param>
+/// <param name="DiscriminatorDir">Full path of the discriminator folder (not checked yet).</param>
+/// <param name="FlowName">classical or learned.</param>
+/// <param name="Metadata">What generate's run summary and eval's settings record.</param>
+/// <param name="AnyGiven">Whether the command line set any <c>--motionprompt-*</c> option.</param>
+internal sealed record MotionPromptArgs(MotionPromptOptions Options, string DiscriminatorDir, string FlowName, JsonObject Metadata, bool AnyGiven)
+{
+    /// <summary>Loads the discriminator; a missing folder is a <see cref="DirectoryNotFoundException"/> that says how to make one.</summary>
+    public FlowDiscriminator LoadDiscriminator()
+    {
+        if (!Directory.Exists(DiscriminatorDir))
+            throw new DirectoryNotFoundException($"MotionPrompt discriminator folder '{DiscriminatorDir}' does not exist; train one with 'flowguide train discriminator --out DIR' and pass --motionprompt-discriminator DIR.");
+        return FlowDiscriminator.Load(DiscriminatorDir);
+    }
+
+    /// <summary>The flow estimator the hook differentiates: null for ClassicalFlow at the discriminator's settings, else RAFT-small.</summary>
+    public Func<FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor>? LoadFlow() =>
+        FlowName == "learned" ? GuidanceArgs.LearnedFlow() : null;
+
+    /// <summary>A fresh hook (per-run state) around a loaded discriminator and flow estimator; the prompt comes from each run.</summary>
+    public MotionPromptHook CreateHook(FlowDiscriminator discriminator, Func<FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor, FlowGuide.Tensors.Tensor>? flow) =>
+        new(discriminator, Options, prompt: null, flow);
 }

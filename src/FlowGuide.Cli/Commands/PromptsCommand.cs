@@ -23,14 +23,28 @@ public sealed class PromptsCommand : Command
         "  --count N      prompts to write (default 64); at least what full coverage needs\n" +
         "  --out FILE     output file (default: print to stdout)\n\n" +
         "The same options always give the same file. Held-out clips never have a camera pan or a still subject;\n" +
-        "use --split test for prompts with those.";
+        "use --split test for prompts with those.\n\n" +
+        "flowguide prompts --transfer [--count 16] --out prompts/transfer-world.txt\n" +
+        "  writes a transfer file for 'flowguide eval --transfer' instead: COUNT held-out clips whose one shape travels\n" +
+        "  fast (every straight-line direction, bounce and both orbits), each with a target prompt that keeps the motion\n" +
+        "  words and changes shape, colour and background, plus " + TransferPrompts.RealSource + ".";
+
+    public override IReadOnlySet<string> Flags => new HashSet<string> { "transfer" };
 
     public override int Run(Args args, TextWriter output, CancellationToken cancel)
     {
+        bool transfer = args.Flag("transfer");
         string splitName = args.String("split", "heldout").ToLowerInvariant();
-        int count = args.Int("count", 64);
+        int count = args.Int("count", transfer ? 16 : 64);
         string? outPath = args.String("out");
         args.EnsureAllUsed(0);
+        if (transfer)
+        {
+            if (args.String("split") is not null) throw new UsageException("--split does not apply to --transfer (sources are held-out clips)");
+            if (count < TransferPrompts.TravellingMotions.Count)
+                throw new UsageException($"--count must be at least {TransferPrompts.TravellingMotions.Count} with --transfer (one source per travelling motion), got {count}");
+            return Write(TransferPrompts.Text(count), outPath, o => $"wrote {count} world transfer jobs and 1 real video to {o}", output);
+        }
         var split = splitName switch
         {
             "heldout" or "held-out" => WorldSplit.HeldOut,
@@ -45,11 +59,16 @@ public sealed class PromptsCommand : Command
         sb.Append($"# flowguide prompts --split {splitName} --count {count}\n");
         sb.Append($"# motion-world captions of the {split} split, {coverage}\n");
         foreach (var p in prompts) sb.Append(p).Append('\n');
-        if (outPath is null) output.Write(sb.ToString());
+        return Write(sb.ToString(), outPath, o => $"wrote {prompts.Count} prompts to {o} ({coverage})", output);
+    }
+
+    private static int Write(string text, string? outPath, Func<string, string> message, TextWriter output)
+    {
+        if (outPath is null) output.Write(text);
         else
         {
-            EvalResults.WriteText(outPath, sb.ToString());
-            output.WriteLine($"wrote {prompts.Count} prompts to {outPath} ({coverage})");
+            EvalResults.WriteText(outPath, text);
+            output.WriteLine(message(outPath));
         }
         return 0;
     }

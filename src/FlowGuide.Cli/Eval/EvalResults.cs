@@ -46,6 +46,9 @@ public sealed class EvalRow
 
     public required string Prompt { get; init; }
 
+    /// <summary>In a transfer evaluation, the job's source as the transfer file names it (<c>world:heldout:12</c>, a path); "" otherwise.</summary>
+    public string Source { get; init; } = "";
+
     public required ulong Seed { get; init; }
 
     /// <summary>The GIF, relative to the output folder with '/' separators.</summary>
@@ -70,7 +73,7 @@ public sealed class EvalRow
     public string WorldObserved { get; init; } = "";
 
     /// <summary>The key a row is found by when resuming.</summary>
-    public (string Method, string Prompt, ulong Seed) Key => (Method, Prompt, Seed);
+    public (string Method, string Source, string Prompt, ulong Seed) Key => (Method, Source, Prompt, Seed);
 
     public double Metric(string key) => Metrics.TryGetValue(key, out var v) ? v : double.NaN;
 }
@@ -81,7 +84,7 @@ public static class EvalResults
     public const string JsonName = "results.json";
     public const string CsvName = "results.csv";
 
-    private static readonly string[] FixedColumns = { "method", "prompt_index", "prompt", "seed", "seconds", "peak_bytes", "metric_seconds" };
+    private static readonly string[] FixedColumns = { "method", "prompt_index", "source", "prompt", "seed", "seconds", "peak_bytes", "metric_seconds" };
 
     /// <summary>The rows in <paramref name="dir"/>/results.json, or none when the file does not exist.</summary>
     public static List<EvalRow> Load(string dir)
@@ -104,6 +107,7 @@ public static class EvalResults
                     Method = Required(o, "method").GetValue<string>(),
                     PromptIndex = Required(o, "prompt_index").GetValue<int>(),
                     Prompt = Required(o, "prompt").GetValue<string>(),
+                    Source = o["source"]?.GetValue<string>() ?? "",
                     Seed = Required(o, "seed").GetValue<ulong>(),
                     Video = Required(o, "video").GetValue<string>(),
                     Flow = Required(o, "flow").GetValue<string>(),
@@ -135,6 +139,7 @@ public static class EvalResults
             {
                 ["method"] = r.Method,
                 ["prompt_index"] = r.PromptIndex,
+                ["source"] = r.Source,
                 ["prompt"] = r.Prompt,
                 ["seed"] = r.Seed,
                 ["seconds"] = r.Seconds,
@@ -160,7 +165,7 @@ public static class EvalResults
         {
             var fields = new List<string>
             {
-                Quote(r.Method), r.PromptIndex.ToString(CultureInfo.InvariantCulture), Quote(r.Prompt),
+                Quote(r.Method), r.PromptIndex.ToString(CultureInfo.InvariantCulture), Quote(r.Source), Quote(r.Prompt),
                 r.Seed.ToString(CultureInfo.InvariantCulture), Format(r.Seconds), r.PeakBytes.ToString(CultureInfo.InvariantCulture),
                 Format(r.MetricSeconds),
             };

@@ -71,26 +71,13 @@ public static class ReportWriter
         else
         {
             sb.Append("<p>Method minus base on the same prompt and seed. Green: the interval excludes 0 on the better side; red: on the worse side.</p>\n");
-            sb.Append("<table class=\"num\">\n<tr><th>metric</th>");
-            foreach (var p in summary.Paired) sb.Append("<th>").Append(Esc(p.Method)).Append(Inv($" ({p.Pairs} pairs)</th>"));
-            sb.Append("</tr>\n<tr><td>time ratio</td>");
-            foreach (var p in summary.Paired) sb.Append("<td>").Append(Esc(EvalSummary.Cell(p.TimeRatio))).Append("</td>");
-            sb.Append("</tr>\n<tr><td>peak memory ratio</td>");
-            foreach (var p in summary.Paired) sb.Append("<td>").Append(Esc(EvalSummary.Cell(p.PeakRatio))).Append("</td>");
-            sb.Append("</tr>\n");
-            foreach (var metric in shown)
-            {
-                sb.Append("<tr><td title=\"").Append(Esc(metric.Description)).Append("\">").Append(Esc(metric.Label + Arrow(metric))).Append("</td>");
-                foreach (var p in summary.Paired)
-                {
-                    var d = p.Differences[metric.Key];
-                    int verdict = d.SignExcludingZero * metric.Better;
-                    sb.Append(verdict > 0 ? "<td class=\"better\">" : verdict < 0 ? "<td class=\"worse\">" : "<td>")
-                      .Append(Esc(EvalSummary.Cell(d, signed: true))).Append("</td>");
-                }
-                sb.Append("</tr>\n");
-            }
-            sb.Append("</table>\n");
+            PairedTable(sb, summary.Paired, shown);
+        }
+        foreach (var group in summary.OtherReferences.GroupBy(p => p.Against))
+        {
+            sb.Append("<h3>Paired differences against ").Append(Esc(group.Key)).Append("</h3>\n<p>Method minus ").Append(Esc(group.Key))
+              .Append(" on the same source, prompt and seed.</p>\n");
+            PairedTable(sb, group.ToList(), shown);
         }
 
         // 3. charts
@@ -113,9 +100,17 @@ public static class ReportWriter
         // 4. side by side, prompt by prompt
         sb.Append("<h2 id=\"videos\">Side by side</h2>\n<p>Each video (animated) above its flow sheet: consecutive-frame flows, ")
           .Append("white = still, hue = direction (right red, down yellow, left cyan, up blue), saturation = speed.</p>\n");
-        foreach (var prompt in rows.GroupBy(r => (r.PromptIndex, r.Prompt)).OrderBy(g => g.Key.PromptIndex))
+        foreach (var prompt in rows.GroupBy(r => (r.PromptIndex, r.Source, r.Prompt)).OrderBy(g => g.Key.PromptIndex))
         {
-            sb.Append(Inv($"<section class=\"prompt\"><h3>{prompt.Key.PromptIndex + 1}. ")).Append(Esc(prompt.Key.Prompt)).Append("</h3>\n<table class=\"cmp\">\n<tr><th>seed</th>");
+            sb.Append(Inv($"<section class=\"prompt\"><h3>{prompt.Key.PromptIndex + 1}. ")).Append(Esc(prompt.Key.Prompt)).Append("</h3>\n");
+            if (prompt.Key.Source.Length > 0)
+            {
+                // a transfer job: the prepared source every method's motion fidelity was measured against
+                string source = EvalRunner.SourceVideoPath(EvalRunner.JobStem(prompt.Key.PromptIndex, prompt.Key.Source, prompt.Key.Prompt));
+                sb.Append("<figure class=\"source\">").Append(Inv($"<img class=\"video\" src=\"{Url(source)}\" width=\"{ThumbnailWidth}\" alt=\""))
+                  .Append(Esc("source " + prompt.Key.Source)).Append("\"><figcaption>source: ").Append(Esc(prompt.Key.Source)).Append("</figcaption></figure>\n");
+            }
+            sb.Append("<table class=\"cmp\">\n<tr><th>seed</th>");
             foreach (var m in methods) sb.Append("<th>").Append(Esc(m)).Append("</th>");
             sb.Append("</tr>\n");
             foreach (var seed in prompt.GroupBy(r => r.Seed).OrderBy(g => g.Key))
@@ -150,6 +145,31 @@ public static class ReportWriter
         return sb.ToString();
     }
 
+    /// <summary>One paired-differences table: a column per method, time and memory ratios, then every shown metric coloured by verdict.</summary>
+    private static void PairedTable(StringBuilder sb, IReadOnlyList<PairedSummary> paired, IReadOnlyList<EvalMetric> shown)
+    {
+        sb.Append("<table class=\"num\">\n<tr><th>metric</th>");
+        foreach (var p in paired) sb.Append("<th>").Append(Esc(p.Method)).Append(Inv($" ({p.Pairs} pairs)</th>"));
+        sb.Append("</tr>\n<tr><td>time ratio</td>");
+        foreach (var p in paired) sb.Append("<td>").Append(Esc(EvalSummary.Cell(p.TimeRatio))).Append("</td>");
+        sb.Append("</tr>\n<tr><td>peak memory ratio</td>");
+        foreach (var p in paired) sb.Append("<td>").Append(Esc(EvalSummary.Cell(p.PeakRatio))).Append("</td>");
+        sb.Append("</tr>\n");
+        foreach (var metric in shown)
+        {
+            sb.Append("<tr><td title=\"").Append(Esc(metric.Description)).Append("\">").Append(Esc(metric.Label + Arrow(metric))).Append("</td>");
+            foreach (var p in paired)
+            {
+                var d = p.Differences[metric.Key];
+                int verdict = d.SignExcludingZero * metric.Better;
+                sb.Append(verdict > 0 ? "<td class=\"better\">" : verdict < 0 ? "<td class=\"worse\">" : "<td>")
+                  .Append(Esc(EvalSummary.Cell(d, signed: true))).Append("</td>");
+            }
+            sb.Append("</tr>\n");
+        }
+        sb.Append("</table>\n");
+    }
+
     /// <summary>The metrics with at least one finite value (the others, such as motion fidelity without a reference, are left out).</summary>
     public static List<EvalMetric> Shown(IReadOnlyList<EvalRow> rows) =>
         EvalMetrics.All.Where(m => rows.Any(r => double.IsFinite(r.Metric(m.Key)))).ToList();
@@ -173,6 +193,7 @@ public static class ReportWriter
     {
         string Flag(string key) => r.Metric(key) switch { var v when double.IsNaN(v) => "-", > 0 => "yes", _ => "no" };
         var text = Inv($"smooth {r.Metric("motion_smoothness"):F4}, warp {r.Metric("warping_error"):F5}, {r.Seconds:F1} s");
+        if (double.IsFinite(r.Metric("motion_fidelity"))) text += Inv($", fidelity {r.Metric("motion_fidelity"):F4}");
         return double.IsNaN(r.Metric("world_colour")) ? text : text + $"; colour {Flag("world_colour")}, motion {Flag("world_motion")}";
     }
 

@@ -3,7 +3,8 @@ using System.Globalization;
 using FlowGuide.Models.Flow;
 using FlowGuide.Tensors;
 
-// flow-accuracy eval MANIFEST   : MANIFEST lines "name<TAB>frame1<TAB>frame2<TAB>gt.flo"; prints "name<TAB>method<TAB>epe<TAB>seconds"
+// flow-accuracy eval MANIFEST [RAFT_WEIGHTS] : MANIFEST lines "name<TAB>frame1<TAB>frame2<TAB>gt.flo"; prints "name<TAB>method<TAB>epe<TAB>seconds"
+//                                             (with RAFT_WEIGHTS also the learned RaftSmall as method "learned")
 // flow-accuracy time [SIZE]     : forward (no tape), forward (tape) and backward of the classical estimator on a SIZE^2 pair
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var methods = new (string Name, ClassicalFlowOptions Options)[]
@@ -13,6 +14,7 @@ var methods = new (string Name, ClassicalFlowOptions Options)[]
 };
 if (args.Length >= 2 && args[0] == "eval")
 {
+    var raft = args.Length > 2 ? RaftSmall.Load(args[2]) : null;
     foreach (var line in File.ReadAllLines(args[1]))
     {
         if (string.IsNullOrWhiteSpace(line)) continue;
@@ -27,6 +29,13 @@ if (args.Length >= 2 && args[0] == "eval")
             Tensor flow;
             using (GradMode.NoGrad()) flow = est.Estimate(f1, f2);
             Console.WriteLine($"{p[0]}\t{name}\t{FlowMetrics.EndpointError(flow, gt):F4}\t{sw.Elapsed.TotalSeconds:F3}");
+        }
+        if (raft is not null)
+        {
+            var sw = Stopwatch.StartNew();
+            Tensor flow;
+            using (GradMode.NoGrad()) flow = raft.Estimate(f1.MulScalar(2f).AddScalar(-1f), f2.MulScalar(2f).AddScalar(-1f)); // RaftSmall takes [-1, 1]
+            Console.WriteLine($"{p[0]}\tlearned\t{FlowMetrics.EndpointError(flow, gt):F4}\t{sw.Elapsed.TotalSeconds:F3}");
         }
     }
 }

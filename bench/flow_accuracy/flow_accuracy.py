@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""EPE of FlowGuide's classical flow next to OpenCV Farneback and DIS (preset MEDIUM), in one run.
+"""EPE of FlowGuide's classical and learned (RaftSmall) flow next to OpenCV Farneback and DIS (preset MEDIUM), in one run.
 
 Pairs: the real ground-truth pairs in ../shared/data/flow/mmflow, and a procedural FlyingChairs-style set (textured
 shapes under random affine motion over a moving photo background, some with a brightness change) cut from the real
 frames in ../shared/data/video/cutie-judo. The procedural seed differs from the one the defaults were chosen on.
-Needs Debian's python3-opencv (run with /usr/bin/python3).  Usage: flow_accuracy.py [--seed N] [--pairs N] [--time]
+The learned column uses models/raft-small/raft-small.safetensors (or --weights PATH) when it exists.
+Needs Debian's python3-opencv (run with /usr/bin/python3).  Usage: flow_accuracy.py [--seed N] [--pairs N] [--weights PATH] [--time]
 """
 import argparse, os, subprocess, sys, tempfile
 import cv2
@@ -100,7 +101,9 @@ def main():
     ap.add_argument('--seed', type=int, default=2024)
     ap.add_argument('--pairs', type=int, default=12)
     ap.add_argument('--time', action='store_true')
+    ap.add_argument('--weights', default=os.path.join(ROOT, 'models', 'raft-small', 'raft-small.safetensors'))
     args = ap.parse_args()
+    learned = os.path.isfile(args.weights)
     mm = os.path.join(shared(), 'flow', 'mmflow')
     real = [('mmflow-rendered', os.path.join(mm, '0000000-img_0.png'), os.path.join(mm, '0000000-img_1.png'), os.path.join(mm, '0000000-flow_01.flo')),
             ('flyingchairs-crop', os.path.join(mm, '00001_img1.ppm'), os.path.join(mm, '00001_img2.ppm'), os.path.join(mm, '00001_flow.flo'))]
@@ -112,7 +115,8 @@ def main():
         proj = os.path.join(ROOT, 'bench', 'flow_accuracy', 'FlowAccuracy.csproj')
         subprocess.run(['dotnet', 'build', '-c', 'Release', '-v', 'q', '--nologo', proj], check=True, stdout=subprocess.DEVNULL)
         run = ['dotnet', 'run', '-c', 'Release', '--no-build', '--project', proj, '--']
-        out = subprocess.run(run + ['eval', manifest], check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(run + ['eval', manifest] + ([os.path.abspath(args.weights)] if learned else []),
+                             check=True, capture_output=True, text=True).stdout
         results = {}
         for line in out.splitlines():
             name, method, e, _ = line.split('\t')
@@ -123,7 +127,7 @@ def main():
             results[name]['zero'] = epe(np.zeros_like(gt), gt)
             results[name]['farneback'] = epe(cv2.calcOpticalFlowFarneback(ga, gb, None, 0.5, 3, 15, 3, 5, 1.2, 0), gt)
             results[name]['dis-medium'] = epe(cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(ga, gb, None), gt)
-        cols = ['classical', 'classical-fast', 'farneback', 'dis-medium', 'zero']
+        cols = ['classical', 'classical-fast'] + (['learned'] if learned else []) + ['farneback', 'dis-medium', 'zero']
         print('| pair | ' + ' | '.join(cols) + ' |')
         print('|---' * (len(cols) + 1) + '|')
         for name, *_ in real:

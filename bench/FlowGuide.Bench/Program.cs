@@ -3,7 +3,7 @@ using FlowGuide.Bench;
 using FlowGuide.Tensors;
 using FlowGuide.Tensors.Kernels;
 
-// flowguide-bench [gemm] [attention] [conv3d] [block] [memory] [smallstep] [wan13b] [wan13b-flowmo] [generate [--model DIR] [--methods plain,motionprompt,...] [--runs N] [--interleave] [--seed N]] [mp-profile [--runs N]] [--json FILE] [--threads N] [--quick]
+// flowguide-bench [gemm] [attention] [conv3d] [block] [memory] [smallstep] [wan13b] [wan13b-flowmo] [raft] [generate [--model DIR] [--methods plain,motionprompt,...] [--runs N] [--interleave] [--seed N]] [mp-profile [--runs N]] [--json FILE] [--threads N] [--quick]
 // ("generate" times end-to-end generation on the shipped model: plain, FlowMo, FlowMotion; it is not part of "all".)
 // ("all" runs every case but wan13b and wan13b-flowmo, which need ~6 GB and minutes: name them explicitly.)
 // Runs the engine's benchmark cases; bench/side_by_side.py runs this and the NumPy/PyTorch reference in one go.
@@ -31,7 +31,7 @@ for (int i = 0; i < args.Length; i++)
         default: cases.Add(args[i]); break;
     }
 }
-if (cases.Count == 0 || cases.Contains("all")) cases = new() { "gemm", "attention", "conv3d", "block", "memory", "smallstep" };
+if (cases.Count == 0 || cases.Contains("all")) cases = new() { "gemm", "attention", "conv3d", "block", "memory", "smallstep", "raft" };
 
 Console.WriteLine($"FlowGuide engine benchmarks — {Environment.ProcessorCount} cores, {Parallelism.NumThreads} threads, GEMM backend: {Gemm.Backend}, .NET {Environment.Version}");
 using var json = jsonPath is null ? null : new StreamWriter(jsonPath);
@@ -47,9 +47,10 @@ foreach (var c in cases)
         "smallstep" => WanCases.SmallStep(),
         "wan13b" => WanCases.Wan13B(quick),
         "wan13b-flowmo" => WanGuidedCases.Wan13BFlowMo(quick),
+        "raft" => FlowCases.Raft(),
         "generate" => PipelineCases.Generate(modelPath, quick, methods, runs, interleave, seed),
         "mp-profile" => MotionPromptProfile.Run(modelPath, runs ?? 3),
-        _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory, smallstep, wan13b, wan13b-flowmo, generate or all)"),
+        _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory, smallstep, wan13b, wan13b-flowmo, raft, generate, mp-profile or all)"),
     };
     foreach (var r in results) Harness.Print(r, json);
 }

@@ -3,7 +3,10 @@ using System.Globalization;
 using FlowGuide.Models.Flow;
 using FlowGuide.Tensors;
 
-// flow-accuracy eval MANIFEST   : MANIFEST lines "name<TAB>frame1<TAB>frame2<TAB>gt.flo"; prints "name<TAB>method<TAB>epe<TAB>seconds"
+// flow-accuracy eval MANIFEST [RAFT_WEIGHTS] : MANIFEST lines "name<TAB>frame1<TAB>frame2<TAB>gt.flo"; prints "name<TAB>method<TAB>epe<TAB>seconds"
+//                                             (with RAFT_WEIGHTS also the learned RaftSmall as method "learned")
+// flow-accuracy chairs DIR SEED COUNT        : writes COUNT ChairsGenerator pairs (64x64, the learned estimator's training
+//                                             distribution, a seed no run trained or selected on) as PNG + .flo; prints manifest lines
 // flow-accuracy time [SIZE]     : forward (no tape), forward (tape) and backward of the classical estimator on a SIZE^2 pair
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var methods = new (string Name, ClassicalFlowOptions Options)[]
@@ -13,6 +16,7 @@ var methods = new (string Name, ClassicalFlowOptions Options)[]
 };
 if (args.Length >= 2 && args[0] == "eval")
 {
+    var raft = args.Length > 2 ? RaftSmall.Load(args[2]) : null;
     foreach (var line in File.ReadAllLines(args[1]))
     {
         if (string.IsNullOrWhiteSpace(line)) continue;
@@ -28,6 +32,26 @@ if (args.Length >= 2 && args[0] == "eval")
             using (GradMode.NoGrad()) flow = est.Estimate(f1, f2);
             Console.WriteLine($"{p[0]}\t{name}\t{FlowMetrics.EndpointError(flow, gt):F4}\t{sw.Elapsed.TotalSeconds:F3}");
         }
+        if (raft is not null)
+        {
+            var sw = Stopwatch.StartNew();
+            Tensor flow;
+            using (GradMode.NoGrad()) flow = raft.Estimate(f1.MulScalar(2f).AddScalar(-1f), f2.MulScalar(2f).AddScalar(-1f)); // RaftSmall takes [-1, 1]
+            Console.WriteLine($"{p[0]}\tlearned\t{FlowMetrics.EndpointError(flow, gt):F4}\t{sw.Elapsed.TotalSeconds:F3}");
+        }
+    }
+}
+else if (args.Length >= 4 && args[0] == "chairs")
+{
+    var gen = new FlowGuide.Training.Flow.ChairsGenerator(64, 64, ulong.Parse(args[2], CultureInfo.InvariantCulture));
+    for (int k = 0; k < int.Parse(args[3], CultureInfo.InvariantCulture); k++)
+    {
+        var s = gen.Sample(k);
+        string name = $"chairs{k:00}", stem = Path.Combine(args[1], name);
+        WritePng(stem + "_1.png", s.Frame1);
+        WritePng(stem + "_2.png", s.Frame2);
+        FlowIO.WriteFlo(stem + ".flo", s.Flow);
+        Console.WriteLine($"{name}\t{stem}_1.png\t{stem}_2.png\t{stem}.flo");
     }
 }
 else if (args.Length >= 1 && args[0] == "time")
@@ -62,4 +86,16 @@ else if (args.Length >= 1 && args[0] == "time")
         Console.WriteLine($"{name}\t{size}x{size}\tforward {bestFwd:F3} s\tforward+tape {bestTape:F3} s\tbackward {bestBwd:F3} s\t(best of 5, {Environment.ProcessorCount} cores)");
     }
 }
-else Console.Error.WriteLine("usage: flow-accuracy eval MANIFEST | flow-accuracy time [SIZE]");
+else Console.Error.WriteLine("usage: flow-accuracy eval MANIFEST [RAFT_WEIGHTS] | flow-accuracy chairs DIR SEED COUNT | flow-accuracy time [SIZE]");
+
+// [1, 3, H, W] in [-1, 1] -> 8-bit RGB PNG
+static void WritePng(string path, Tensor frame)
+{
+    int h = frame.Size(2), w = frame.Size(3), plane = h * w;
+    var src = frame.Span;
+    var px = new byte[3 * plane];
+    for (int i = 0; i < plane; i++)
+        for (int c = 0; c < 3; c++)
+            px[i * 3 + c] = (byte)Math.Clamp(MathF.Round((src[c * plane + i] + 1f) * 127.5f), 0f, 255f);
+    FlowGuide.Media.ImageIO.Write(path, new FlowGuide.Media.RgbFrame(w, h, px));
+}

@@ -1,10 +1,13 @@
 #!/usr/bin/python3
-"""EPE of FlowGuide's classical flow next to OpenCV Farneback and DIS (preset MEDIUM), in one run.
+"""EPE of FlowGuide's classical and learned (RaftSmall) flow next to OpenCV Farneback and DIS (preset MEDIUM), in one run.
 
 Pairs: the real ground-truth pairs in ../shared/data/flow/mmflow, and a procedural FlyingChairs-style set (textured
 shapes under random affine motion over a moving photo background, some with a brightness change) cut from the real
 frames in ../shared/data/video/cutie-judo. The procedural seed differs from the one the defaults were chosen on.
-Needs Debian's python3-opencv (run with /usr/bin/python3).  Usage: flow_accuracy.py [--seed N] [--pairs N] [--time]
+A third group is 12 pairs of FlowGuide's own ChairsGenerator at 64x64 (the learned estimator's training distribution;
+seed 2024, which no training run used for training or model selection).
+The learned column uses models/raft-small/raft-small.safetensors (or --weights PATH) when it exists.
+Needs Debian's python3-opencv (run with /usr/bin/python3).  Usage: flow_accuracy.py [--seed N] [--pairs N] [--weights PATH] [--chairs N] [--time]
 """
 import argparse, os, subprocess, sys, tempfile
 import cv2
@@ -99,20 +102,27 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--seed', type=int, default=2024)
     ap.add_argument('--pairs', type=int, default=12)
+    ap.add_argument('--chairs', type=int, default=12)
     ap.add_argument('--time', action='store_true')
+    ap.add_argument('--weights', default=os.path.join(ROOT, 'models', 'raft-small', 'raft-small.safetensors'))
     args = ap.parse_args()
+    learned = os.path.isfile(args.weights)
     mm = os.path.join(shared(), 'flow', 'mmflow')
     real = [('mmflow-rendered', os.path.join(mm, '0000000-img_0.png'), os.path.join(mm, '0000000-img_1.png'), os.path.join(mm, '0000000-flow_01.flo')),
             ('flyingchairs-crop', os.path.join(mm, '00001_img1.ppm'), os.path.join(mm, '00001_img2.ppm'), os.path.join(mm, '00001_flow.flo'))]
     with tempfile.TemporaryDirectory() as tmp:
-        pairs = real + procedural(tmp, args.seed, args.pairs)
-        manifest = os.path.join(tmp, 'manifest.tsv')
-        with open(manifest, 'w') as f:
-            f.writelines('\t'.join(p) + '\n' for p in pairs)
         proj = os.path.join(ROOT, 'bench', 'flow_accuracy', 'FlowAccuracy.csproj')
         subprocess.run(['dotnet', 'build', '-c', 'Release', '-v', 'q', '--nologo', proj], check=True, stdout=subprocess.DEVNULL)
         run = ['dotnet', 'run', '-c', 'Release', '--no-build', '--project', proj, '--']
-        out = subprocess.run(run + ['eval', manifest], check=True, capture_output=True, text=True).stdout
+        chairs = [tuple(l.split('\t')) for l in subprocess.run(run + ['chairs', tmp, str(args.seed), str(args.chairs)], check=True,
+                                                                capture_output=True, text=True).stdout.splitlines() if l]
+        procs = procedural(tmp, args.seed, args.pairs)
+        pairs = real + procs + chairs
+        manifest = os.path.join(tmp, 'manifest.tsv')
+        with open(manifest, 'w') as f:
+            f.writelines('\t'.join(p) + '\n' for p in pairs)
+        out = subprocess.run(run + ['eval', manifest] + ([os.path.abspath(args.weights)] if learned else []),
+                             check=True, capture_output=True, text=True).stdout
         results = {}
         for line in out.splitlines():
             name, method, e, _ = line.split('\t')
@@ -123,15 +133,18 @@ def main():
             results[name]['zero'] = epe(np.zeros_like(gt), gt)
             results[name]['farneback'] = epe(cv2.calcOpticalFlowFarneback(ga, gb, None, 0.5, 3, 15, 3, 5, 1.2, 0), gt)
             results[name]['dis-medium'] = epe(cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(ga, gb, None), gt)
-        cols = ['classical', 'classical-fast', 'farneback', 'dis-medium', 'zero']
+        cols = ['classical', 'classical-fast'] + (['learned'] if learned else []) + ['farneback', 'dis-medium', 'zero']
         print('| pair | ' + ' | '.join(cols) + ' |')
         print('|---' * (len(cols) + 1) + '|')
         for name, *_ in real:
             print('| %s | ' % name + ' | '.join('%.3f' % results[name][c] for c in cols) + ' |')
-        procs = [p[0] for p in pairs[len(real):]]
-        print('| procedural mean (%d pairs, seed %d) | ' % (len(procs), args.seed) +
-              ' | '.join('%.3f' % np.mean([results[n][c] for n in procs]) for c in cols) + ' |')
-        print('| procedural median | ' + ' | '.join('%.3f' % np.median([results[n][c] for n in procs]) for c in cols) + ' |')
+        for label, group in (('procedural', procs), ('chairs64', chairs)):
+            if not group:
+                continue
+            names = [p[0] for p in group]
+            print('| %s mean (%d pairs, seed %d) | ' % (label, len(names), args.seed) +
+                  ' | '.join('%.3f' % np.mean([results[n][c] for n in names]) for c in cols) + ' |')
+            print('| %s median | ' % label + ' | '.join('%.3f' % np.median([results[n][c] for n in names]) for c in cols) + ' |')
         print('\nOpenCV %s; EPE in pixels over pixels with known ground truth.' % cv2.__version__)
         if args.time:
             print(subprocess.run(run + ['time', '256'], check=True, capture_output=True, text=True).stdout)

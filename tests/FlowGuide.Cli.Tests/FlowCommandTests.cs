@@ -145,6 +145,18 @@ public sealed class FlowCommandTests : IDisposable
     }
 
     [Fact]
+    public void LearnedFindsTheShippedWeightsByDefault()
+    {
+        Assert.True(File.Exists(FlowEstimators.FindLearnedWeights()), $"shipped weights not found at {FlowEstimators.FindLearnedWeights()}");
+        var flo = Path.Combine(_tmp, "learned.flo");
+        var (code, _, err) = Run("flow", M("00001_img1.ppm"), M("00001_img2.ppm"), "--out", flo, "--method", "learned");
+        Assert.True(code == 0, err);
+        var flow = FlowIO.ReadFlo(flo);
+        Assert.Equal(FlowIO.ReadFlo(M("00001_flow.flo")).Shape, flow.Shape);
+        foreach (var v in flow.Span) Assert.True(float.IsFinite(v));
+    }
+
+    [Fact]
     public void UsageMistakesExitWith2()
     {
         Assert.Equal(2, Run("flow", M("00001_img1.ppm"), M("00001_img2.ppm")).Code); // no --out

@@ -9,10 +9,11 @@ public sealed class TrainFlowCommand : Command
     public override string Name => "train flow";
     public override string Summary => "train the learned flow estimator (RaftSmall) on procedural pairs";
     public override string Usage =>
-        "flowguide train flow --out DIR [--steps N] [--batch B] [--lr LR] [--size S] [--validate-every K] [--seed S] [--tiny] [--resume]\n\n" +
+        "flowguide train flow --out DIR [--steps N] [--batch B] [--lr LR] [--size S] [--validate-every K] [--seed S] [--tiny] [--resume] [--stop-after N]\n\n" +
         "Trains on FlyingChairs-style procedural pairs plus motion-world clips (exact flow), AdamW with warm-up + cosine,\n" +
         "gradient clipping at 1. Writes DIR/checkpoint (resumable bit-exactly with --resume) and DIR/raft-small.safetensors\n" +
-        "(the weights with the best validation EPE on a fixed held-out procedural set).";
+        "(the weights with the best validation EPE on a fixed held-out procedural set). --stop-after N checkpoints and stops\n" +
+        "at step N of the --steps schedule; continue later with the same options and --resume.";
 
     public override IReadOnlySet<string> Flags => new HashSet<string> { "resume", "tiny" };
 
@@ -31,6 +32,7 @@ public sealed class TrainFlowCommand : Command
             Seed = args.Seed("seed", 1),
             Config = args.Flag("tiny") ? RaftSmallConfig.Tiny : RaftSmallConfig.Small,
             Resume = args.Flag("resume"),
+            StopAfter = args.String("stop-after") is null ? null : Positive(args.Int("stop-after", 1), "stop-after"),
         };
         args.EnsureAllUsed(0);
         if (o.Size < 16 || o.Size % 8 != 0) throw new UsageException($"--size must be a multiple of 8, at least 16, got {o.Size}");

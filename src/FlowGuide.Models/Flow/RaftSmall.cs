@@ -27,7 +27,7 @@ public sealed class RaftSmall : Module
         ArgumentNullException.ThrowIfNull(rng);
         config.Validate();
         Config = config;
-        _fnet = Child("fnet", new RaftEncoder(config.EncoderChannels, config.FeatureDim, rng));
+        _fnet = Child("fnet", new RaftEncoder(config.EncoderChannels, config.FeatureDim, rng, instanceNorm: config.FeatureNorm));
         _cnet = Child("cnet", new RaftEncoder(config.EncoderChannels, config.HiddenDim + config.ContextDim, rng));
         _motion = Child("encoder", new RaftMotionEncoder(config, rng));
         _gru = Child("gru", new ConvGru(config.HiddenDim, config.ContextDim + config.MotionDim, rng));
@@ -64,16 +64,19 @@ public sealed class RaftSmall : Module
         var pyramid = CorrelationPyramid(f1, f2, Config.CorrLevels);
 
         // 3. recurrent refinement of coords1 = coords0 + flow at 1/8 resolution
+        //    (what does not change across iterations is computed once: look-up grid constants, the context's GRU terms)
         var coords0 = CoordinateGrid(n, h, w);
         var coords1 = coords0;
+        var lookup = new CorrelationLookup(pyramid, Config.CorrRadius, Config.CorrLevels);
+        var gru = _gru.Prepare(inp);
         var outputs = new List<Tensor>(allIterations ? iters : 1);
         for (int it = 0; it < iters; it++)
         {
             if (Training) coords1 = coords1.Detach();
-            var corr = Lookup(pyramid, coords1, Config.CorrRadius);          // [N, L (2r+1)^2, h, w]
+            var corr = lookup.Sample(coords1);                                // [N, L (2r+1)^2, h, w]
             var flow = coords1.Sub(coords0);                                  // [N, 2, h, w]
             var motion = _motion.Forward(corr, flow);
-            net = _gru.Forward(net, Ops.Concat(new[] { inp, motion }, 1));
+            net = _gru.Step(gru, net, motion);                                // GRU input [inp, motion]
             coords1 = coords1.Add(_flowHead.Forward(net));
             if (allIterations || it == iters - 1)
                 outputs.Add(Upsample(coords1.Sub(coords0), net));            // [N, 2, H, W]
@@ -137,36 +140,8 @@ public sealed class RaftSmall : Module
     /// Bilinear samples of every pyramid level in a (2r+1) x (2r+1) window around coords / 2^level (zeros outside):
     /// [N, levels (2r+1)^2, h, w]. Levels missing because the volume got too small are filled with zeros.
     /// </summary>
-    public static Tensor Lookup(List<Tensor> pyramid, Tensor coords, int radius, int? levels = null)
-    {
-        int n = coords.Size(0), h = coords.Size(2), w = coords.Size(3), k = 2 * radius + 1;
-        var centre = coords.Permute(0, 2, 3, 1).Reshape(n * h * w, 1, 1, 2);   // [N hw, 1, 1, 2] (x, y)
-        var delta = new float[k * k * 2];
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j < k; j++)
-            {
-                delta[(i * k + j) * 2] = j - radius;     // x offset
-                delta[(i * k + j) * 2 + 1] = i - radius; // y offset
-            }
-        var offsets = Tensor.FromArray(delta, 1, k, k, 2);
-        var outs = new List<Tensor>();
-        for (int l = 0; l < pyramid.Count; l++)
-        {
-            var vol = pyramid[l];
-            int lh = vol.Size(2), lw = vol.Size(3);
-            // pixel p at this level -> normalised (2p + 1) / size - 1 (align_corners = false)
-            var scale = Tensor.FromArray(new[] { 2f / lw, 2f / lh }, 1, 1, 1, 2);
-            var shift = Tensor.FromArray(new[] { 1f / lw - 1f, 1f / lh - 1f }, 1, 1, 1, 2);
-            var grid = centre.MulScalar(1f / (1 << l)).Add(offsets).Mul(scale).Add(shift); // [N hw, k, k, 2]
-            var s = Ops.GridSample(vol, grid, alignCorners: false, GridPadding.Zeros); // [N hw, 1, k, k]
-            outs.Add(s.Reshape(n, h, w, k * k).Permute(0, 3, 1, 2));            // [N, k k, h, w]
-        }
-        for (int l = pyramid.Count; l < (levels ?? pyramid.Count); l++) outs.Add(Tensor.Zeros(n, k * k, h, w));
-        return outs.Count == 1 ? outs[0] : Ops.Concat(outs, 1);
-    }
-
-    private Tensor Lookup(List<Tensor> pyramid, Tensor coords, int radius) => Lookup(pyramid, coords, radius, Config.CorrLevels);
-
+    public static Tensor Lookup(List<Tensor> pyramid, Tensor coords, int radius, int? levels = null) =>
+        new CorrelationLookup(pyramid, radius, levels ?? pyramid.Count).Sample(coords);
     /// <summary>[N, 2, h, w] holding each cell's own (x, y).</summary>
     internal static Tensor CoordinateGrid(int n, int h, int w)
     {

@@ -14,6 +14,8 @@ namespace FlowGuide.Models.Flow;
 /// <param name="CorrRadius">Look-up radius in cells at every level.</param>
 /// <param name="Iterations">Recurrent refinement steps.</param>
 /// <param name="ConvexUpsampling">Learned 9-neighbour convex upsampling (RAFT); false: bilinear x8.</param>
+/// <param name="FeatureNorm">Instance normalisation in the feature encoder (RAFT's fnet). Without it the random-initialised
+/// features are so small that the correlation is nearly constant and training does not get off the ground.</param>
 public sealed record RaftSmallConfig(
     int[] EncoderChannels,
     int FeatureDim,
@@ -23,10 +25,11 @@ public sealed record RaftSmallConfig(
     int CorrLevels,
     int CorrRadius,
     int Iterations,
-    bool ConvexUpsampling = true)
+    bool ConvexUpsampling = true,
+    bool FeatureNorm = false)
 {
     /// <summary>The shipped size: about 0.8M parameters, 8 iterations.</summary>
-    public static RaftSmallConfig Small { get; } = new(new[] { 32, 48, 64 }, 64, 64, 64, 64, 3, 3, 8);
+    public static RaftSmallConfig Small { get; } = new(new[] { 32, 48, 64 }, 64, 64, 64, 64, 3, 3, 8, FeatureNorm: true);
 
     /// <summary>A few thousand parameters, for gradient checks and fast tests.</summary>
     public static RaftSmallConfig Tiny { get; } = new(new[] { 4, 6, 8 }, 8, 6, 4, 8, 2, 1, 2);
@@ -48,7 +51,7 @@ public sealed record RaftSmallConfig(
 
     /// <summary>One line "key=value;..." stored in the weights file's metadata.</summary>
     public string Serialize() =>
-        $"enc={string.Join(',', EncoderChannels)};feat={FeatureDim};hidden={HiddenDim};ctx={ContextDim};motion={MotionDim};levels={CorrLevels};radius={CorrRadius};iters={Iterations};convex={(ConvexUpsampling ? 1 : 0)}";
+        $"enc={string.Join(',', EncoderChannels)};feat={FeatureDim};hidden={HiddenDim};ctx={ContextDim};motion={MotionDim};levels={CorrLevels};radius={CorrRadius};iters={Iterations};convex={(ConvexUpsampling ? 1 : 0)}" + (FeatureNorm ? ";fnorm=1" : "");
 
     /// <summary>Parses <see cref="Serialize"/>'s output; throws <see cref="InvalidDataException"/> naming the bad field.</summary>
     public static RaftSmallConfig Parse(string s)
@@ -58,7 +61,8 @@ public sealed record RaftSmallConfig(
             var kv = s.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
             int I(string k) => int.Parse(kv[k], System.Globalization.CultureInfo.InvariantCulture);
             var c = new RaftSmallConfig(kv["enc"].Split(',').Select(v => int.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray(),
-                I("feat"), I("hidden"), I("ctx"), I("motion"), I("levels"), I("radius"), I("iters"), I("convex") != 0);
+                I("feat"), I("hidden"), I("ctx"), I("motion"), I("levels"), I("radius"), I("iters"), I("convex") != 0,
+                kv.TryGetValue("fnorm", out var fn) && fn == "1");
             c.Validate();
             return c;
         }

@@ -130,6 +130,17 @@ public sealed class RaftSmallTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void ConfigurationStringsRoundTripAndOldOnesMeanNoFeatureNorm()
+    {
+        Assert.True(RaftSmallConfig.Small.FeatureNorm);
+        Assert.Equal(RaftSmallConfig.Small.Serialize(), RaftSmallConfig.Parse(RaftSmallConfig.Small.Serialize()).Serialize());
+        var old = RaftSmallConfig.Parse("enc=32,48,64;feat=64;hidden=64;ctx=64;motion=64;levels=3;radius=3;iters=8;convex=1");
+        Assert.False(old.FeatureNorm);
+        Assert.Equal(RaftSmallConfig.Small.Serialize(), (old with { FeatureNorm = true }).Serialize());
+        Assert.Throws<InvalidDataException>(() => RaftSmallConfig.Parse("enc=32,48;feat=64"));
+    }
+
+    [Fact]
     public void SaveLoadRoundTrips()
     {
         var m = new RaftSmall(RaftSmallConfig.Tiny, new Rng(10));
@@ -146,23 +157,37 @@ public sealed class RaftSmallTests(ITestOutputHelper log)
         finally { File.Delete(path); }
     }
 
+    /// <summary>
+    /// A report, not an assertion (the machine is shared and other test classes run beside this one): best of 7 runs
+    /// after 30 warm-up runs, so the tiered JIT has optimised the kernels (a single run after one warm-up measures tier-0
+    /// code, about 3x slower). The benchmark case <c>flowguide-bench raft</c> is the measurement of record.
+    /// </summary>
     [Fact]
     public void TimingAt64x64()
     {
         var m = new RaftSmall(RaftSmallConfig.Small, new Rng(1));
         m.Eval();
         var a = ToSigned(Texture(1, 64, 64, 1.5f)); var b = ToSigned(Texture(2, 64, 64, 1.5f));
-        using (GradMode.NoGrad()) m.Estimate(a, b);
-        var sw = Stopwatch.StartNew();
-        using (GradMode.NoGrad()) m.Estimate(a, b);
-        double fwd = sw.Elapsed.TotalMilliseconds;
+        double Best(Action run, int warmup)
+        {
+            for (int i = 0; i < warmup; i++) run();
+            var t = new double[7];
+            for (int i = 0; i < t.Length; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                run();
+                t[i] = sw.Elapsed.TotalMilliseconds;
+            }
+            return t.Min();
+        }
+        double fwd = Best(() => { using (GradMode.NoGrad()) m.Estimate(a, b); }, 30);
         log.WriteLine($"64x64 forward (no grad): {fwd:0.0} ms");
-        var x1 = a.DetachedLeaf(); var x2 = b.DetachedLeaf();
-        sw.Restart();
-        var flow = m.Estimate(x1, x2);
-        double fwdTape = sw.Elapsed.TotalMilliseconds;
-        sw.Restart();
-        Autograd.Backward(flow.Sum());
-        log.WriteLine($"64x64 recorded forward {fwdTape:0.0} ms, backward {sw.Elapsed.TotalMilliseconds:0.0} ms (ratio {sw.Elapsed.TotalMilliseconds / fwdTape:0.00})");
+        double fwdTape = Best(() => m.Estimate(a.DetachedLeaf(), b.DetachedLeaf()), 10);
+        double both = Best(() =>
+        {
+            var x1 = a.DetachedLeaf(); var x2 = b.DetachedLeaf();
+            Autograd.Grad(m.Estimate(x1, x2).Sum(), new[] { x1, x2 });
+        }, 10);
+        log.WriteLine($"64x64 recorded forward {fwdTape:0.0} ms, backward {both - fwdTape:0.0} ms (ratio {(both - fwdTape) / fwdTape:0.00})");
     }
 }

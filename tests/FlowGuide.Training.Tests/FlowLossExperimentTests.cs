@@ -94,6 +94,31 @@ public sealed class FlowLossExperimentTests : IDisposable
     }
 
     [Fact]
+    public void InitStartsEveryRunFromTheModelFolderAndIsPartOfTheSettings()
+    {
+        var vae = FlowLossTrainerTests.RandomVae(_dir);
+        var pre = Options(vae).Base with { OutputDirectory = Path.Combine(_dir, "pre"), Steps = 2 };
+        DitTrainer.Train(pre);
+        var init = Path.Combine(_dir, "pre", DitTrainer.ExportFolder);
+        var o = Options(vae, steps: 1) with { Variants = new[] { FlowLossVariant.Reconstruction } };
+        var withInit = o with { Base = o.Base with { InitDirectory = init } };
+        FlowLossExperiment.Run(withInit);
+        var run = FlowLossExperiment.Plan(withInit)[0];
+        Assert.Equal(init, FlowLossExperiment.RunOptions(withInit, run).InitDirectory);
+        double First(string dir) => TrainingCsvLog.Read(Path.Combine(dir, DitTrainer.CsvLogFile))[0]["fm_loss"];
+        // the same step trained directly from the folder, and from the seed's random weights
+        DitTrainer.Train(FlowLossExperiment.RunOptions(withInit, run) with { OutputDirectory = Path.Combine(_dir, "direct"), Resume = false });
+        Assert.Equal(First(Path.Combine(_dir, "direct")), First(run.Directory));
+        DitTrainer.Train(FlowLossExperiment.RunOptions(o, run) with { OutputDirectory = Path.Combine(_dir, "random"), Resume = false });
+        Assert.NotEqual(First(Path.Combine(_dir, "random")), First(run.Directory));
+        Assert.Contains("init=", File.ReadAllText(Path.Combine(_dir, "exp", FlowLossExperiment.SettingsFile)));
+        // the folder was started from the model: continuing it from random weights is refused, naming the line
+        var ex = Assert.Throws<ArgumentException>(() => FlowLossExperiment.Run(o));
+        Assert.Contains("init=", ex.Message);
+        Assert.Contains("(none)", ex.Message);
+    }
+
+    [Fact]
     public void SvgTicksAreNice()
     {
         Assert.Equal(new double[] { 0, 0.2, 0.4, 0.6, 0.8, 1.0 }, SvgPlot.Ticks(0.03, 0.97));

@@ -28,6 +28,8 @@ public sealed class ExperimentFlowLossCommand : Command
         "  --layers N           transformer layers (default 6)\n" +
         "  --caption-dropout X  probability of the empty prompt (default 0.1)\n" +
         "  --latent-cache DIR   shared latent cache (default DIR/latents)\n" +
+        "  --init MODEL_DIR     start every run from this model folder's transformer and text encoder (as 'train dit --init';\n" +
+        "                       the architecture options must match it) instead of the seed's random weights\n" +
         "  --summary-only       rewrite the summary from the runs' logs without training\n" +
         FlowLossArgs.SharedUsage.Replace("(0: off)", "(default 4)", StringComparison.Ordinal) +
         "  training options as for 'train dit': --batch --lr --warmup --min-lr --weight-decay --ema --clip --checkpoint-every\n" +
@@ -57,6 +59,7 @@ public sealed class ExperimentFlowLossCommand : Command
             Model = o.Model with { NumLayers = args.Int("layers", o.Model.NumLayers) },
             CaptionDropout = args.Float("caption-dropout", o.CaptionDropout),
             LatentCacheDirectory = args.String("latent-cache"),
+            InitDirectory = args.String("init"),
             ValidateEvery = args.String("validate-every") is null ? Math.Max(1, o.Steps / 20) : o.ValidateEvery,
         };
         var validation = FlowLossArgs.ReadValidation(args, 4) ?? throw new UsageException("--val-flow must be at least 1: the experiment compares motion curves");

@@ -219,6 +219,8 @@ public static partial class FlowLossExperiment
                 $"model={b.Model.NumLayers}x{b.Model.NumHeads}x{b.Model.HeadDim} ffn={b.Model.FfnDim} text={b.TextEncoder}",
                 $"flow-loss scale={f.Scale} occluded={f.OccludedWeight} target={f.Target} occlusion={f.Occlusion} estimator={f.Estimator}",
                 $"validation clips={v.Clips} t={string.Join(",", v.Timesteps)} steps={v.SampleSteps} cfg={v.GuidanceScale} shift={v.Shift} sampler={v.Sampler} seed={v.Seed} ema={v.UseEma} estimator={v.Estimator}");
+            // only when given, so folders of experiments started from random weights keep their settings text
+            if (b.InitDirectory is { } init) text += $"\ninit={Path.GetFullPath(init)}";
         }
         finally { CultureInfo.CurrentCulture = culture; }
         var path = Path.Combine(b.OutputDirectory, SettingsFile);
@@ -227,8 +229,11 @@ public static partial class FlowLossExperiment
             var old = File.ReadAllText(path).Replace("\r", "", StringComparison.Ordinal).TrimEnd('\n');
             if (old != text)
             {
-                var first = old.Split('\n').Zip(text.Split('\n')).FirstOrDefault(p => p.First != p.Second);
-                throw new ArgumentException($"FlowLossExperiment: '{b.OutputDirectory}' holds an experiment with other settings ({first.First} | now {first.Second}); use another --out.");
+                var was = old.Split('\n');
+                var now = text.Split('\n');
+                int k = Enumerable.Range(0, Math.Max(was.Length, now.Length)).First(i => i >= was.Length || i >= now.Length || was[i] != now[i]);
+                string Line(string[] lines) => k < lines.Length ? lines[k] : "(none)";
+                throw new ArgumentException($"FlowLossExperiment: '{b.OutputDirectory}' holds an experiment with other settings ({Line(was)} | now {Line(now)}); use another --out.");
             }
             return;
         }

@@ -107,17 +107,8 @@ public class FlowMoLossTests
         var leaf = v.DetachedLeaf();
         var g = Autograd.Grad(FlowMoLoss.Compute(leaf), new[] { leaf })[0].ToArray();
         var x = v.ToArray();
-        const float eps = 1e-2f;
-        double Loss(float[] a) { using var _ = GradMode.NoGrad(); return FlowMoLoss.Compute(Tensor.FromArray(a, b, c, f, h, w)).Item(); }
-        for (int k = 0; k < x.Length; k++) // every element: the column ones carry the gradient, the rest must be flat
-        {
-            float keep = x[k];
-            x[k] = keep + eps; double up = Loss(x);
-            x[k] = keep - eps; double down = Loss(x);
-            x[k] = keep;
-            double fd = (up - down) / (2 * eps);
-            Assert.True(Math.Abs(fd - g[k]) <= 1e-2 * Math.Abs(fd) + 2e-3, $"element {k}: autograd {g[k]}, finite difference {fd}");
-        }
+        // every element: the column ones carry the gradient, the rest must be flat
+        AssertFiniteDifferences(x, g, a => FlowMoLoss.Compute(Tensor.FromArray(a, b, c, f, h, w)).Item());
     }
 
     [Fact]
@@ -135,17 +126,7 @@ public class FlowMoLossTests
         var g = Autograd.Grad(loss, new[] { leaf })[0].ToArray();
         Assert.True(g.Count(x => x != 0) > g.Length / 2, "the mean pushes every patch, not one column");
         var x = v.ToArray();
-        const float eps = 1e-2f;
-        double Loss(float[] a) { using var _ = GradMode.NoGrad(); return FlowMoLoss.Compute(Tensor.FromArray(a, b, c, f, h, w), FlowMoReduction.Mean).Item(); }
-        for (int k = 0; k < x.Length; k++)
-        {
-            float keep = x[k];
-            x[k] = keep + eps; double up = Loss(x);
-            x[k] = keep - eps; double down = Loss(x);
-            x[k] = keep;
-            double fd = (up - down) / (2 * eps);
-            Assert.True(Math.Abs(fd - g[k]) <= 1e-2 * Math.Abs(fd) + 2e-3, $"element {k}: autograd {g[k]}, finite difference {fd}");
-        }
+        AssertFiniteDifferences(x, g, a => FlowMoLoss.Compute(Tensor.FromArray(a, b, c, f, h, w), FlowMoReduction.Mean).Item());
     }
 
     [Fact]
@@ -158,5 +139,21 @@ public class FlowMoLossTests
         Assert.Contains("2 latent frames", e.Message);
         e = Assert.Throws<ArgumentException>(() => FlowMoLoss.Compute(Tensor.Zeros(2, 3, 3, 3)));
         Assert.Contains("[B, C, F, H, W]", e.Message);
+    }
+
+    /// <summary>Central differences (step 1e-2) of <paramref name="loss"/> at every element of x against the autograd gradient g.</summary>
+    private static void AssertFiniteDifferences(float[] x, float[] g, Func<float[], double> loss)
+    {
+        const float eps = 1e-2f;
+        double Loss(float[] a) { using var _ = GradMode.NoGrad(); return loss(a); }
+        for (int k = 0; k < x.Length; k++)
+        {
+            float keep = x[k];
+            x[k] = keep + eps; double up = Loss(x);
+            x[k] = keep - eps; double down = Loss(x);
+            x[k] = keep;
+            double fd = (up - down) / (2 * eps);
+            Assert.True(Math.Abs(fd - g[k]) <= 1e-2 * Math.Abs(fd) + 2e-3, $"element {k}: autograd {g[k]}, finite difference {fd}");
+        }
     }
 }

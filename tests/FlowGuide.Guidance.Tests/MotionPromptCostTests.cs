@@ -19,16 +19,7 @@ public class MotionPromptCostTests
     {
         var parts = new MotionPromptTestParts();
         var options = MotionPromptTestParts.Options(0, 1) with { Tv = TvReduction.Mean, DecoderHistoryGradient = historyGradient };
-        var latent = Tensor.Randn(new Rng(12), 1, 4, 3, 4, 4);
-        var cfg = new CfgVelocity(parts.Wan, 5f);
-        Tensor neg;
-        using (GradMode.NoGrad()) neg = parts.Text.Encode("");
-        var flow = new ClassicalFlow(MotionPromptTestParts.Flow);
-        var promptTokens = parts.Text.Embed(parts.Text.Tokenize(MotionPromptTestParts.Prompt));
-        var t0 = parts.Text.Embed(parts.Text.Tokenize("the"));
-        var objective = new MotionPromptObjective(parts.Text, promptTokens, p => cfg.Compute(latent, 600f, p, neg, 5f), latent, 0.6,
-            parts.Vae, new[] { 3, 1 }, flow.Estimate, parts.Discriminator, t0, options);
-        var t = Ops.Add(t0, Ops.MulScalar(Tensor.Randn(new Rng(13), t0.Shape.ToArray()), 0.1f)).Detach();
+        var (objective, t0, t) = parts.Objective(options);
 
         // 1. one graph, one backward
         var leaf = t.DetachedLeaf();

@@ -39,6 +39,25 @@ internal sealed class MotionPromptTestParts
     /// <summary>Options for a guided window of the given steps with the cheap flow.</summary>
     public static MotionPromptOptions Options(int start, int end) => new() { Window = StepWindow.Steps(start, end), Flow = Flow };
 
+    /// <summary>
+    /// The objective on a fixed random latent (seed 12) at t = 0.6 with frame pairs (3, 1), CFG 5 against "", tokens
+    /// initialised from "the" (<c>T0</c>), and a start point T near T0 (seed 13).
+    /// </summary>
+    public (MotionPromptObjective Objective, Tensor T0, Tensor T) Objective(MotionPromptOptions options)
+    {
+        var latent = Tensor.Randn(new Rng(12), 1, 4, 3, 4, 4);
+        var cfg = new CfgVelocity(Wan, 5f);
+        Tensor neg;
+        using (GradMode.NoGrad()) neg = Text.Encode("");
+        var flow = new ClassicalFlow(Flow);
+        var promptTokens = Text.Embed(Text.Tokenize(Prompt));
+        var t0 = Text.Embed(Text.Tokenize("the"));
+        var objective = new MotionPromptObjective(Text, promptTokens, p => cfg.Compute(latent, 600f, p, neg, 5f), latent, 0.6,
+            Vae, new[] { 3, 1 }, flow.Estimate, Discriminator, t0, options);
+        var t = Ops.Add(t0, Ops.MulScalar(Tensor.Randn(new Rng(13), t0.Shape.ToArray()), 0.1f)).Detach();
+        return (objective, t0, t);
+    }
+
     /// <summary>Every weight of every part, by part and name (for "nothing but T changed" checks).</summary>
     public Dictionary<string, float[]> Weights()
     {

@@ -37,4 +37,51 @@ public static class FlowCases
             Autograd.Grad(model.Estimate(x1, x2).Sum(), new[] { x1, x2 });
         }, warmup: 20, minRuns: 20, minSeconds: 2);
     }
+    /// <summary>
+    /// The differentiable TV-L1 estimator (<see cref="ClassicalFlow"/>) on random smooth RGB pairs, at the three shapes
+    /// FlowGuide runs it on: one 64x64 pair at the settings MotionPrompt's shipped discriminator and FlowLoss's trainer
+    /// use (3 warps x 20 iterations, 10 at the finest level), 16 pairs at 64x64 at the same settings with checkpointed
+    /// warps (FlowLoss's training estimator: one training step's frame pairs), and one 256x256 pair at the defaults. For each: forward without a tape, forward recording,
+    /// and forward + backward to the first frame; the peak is the buffer pool's live bytes above the inputs.
+    /// </summary>
+    public static IEnumerable<BenchResult> Classical()
+    {
+        var mp = ClassicalFlowOptions.Default with { Warps = 3, Iterations = 20, FinestIterations = 10 };
+        var cases = new (string Name, int N, int Size, ClassicalFlowOptions Options)[]
+        {
+            ("1x64x64 fast", 1, 64, mp),
+            ("16x64x64 fast, ckpt warps", 16, 64, mp with { CheckpointWarps = true }),
+            ("1x256x256 default", 1, 256, ClassicalFlowOptions.Default),
+        };
+        foreach (var (name, n, size, options) in cases)
+        {
+            var rng = new Rng(3);
+            var a = ClassicalFlow.GaussianBlur(Tensor.Rand(rng, n, 3, size, size), 2f).MulScalar(2f).AddScalar(-1f);
+            var b = ClassicalFlow.GaussianBlur(Tensor.Rand(rng, n, 3, size, size), 2f).MulScalar(2f).AddScalar(-1f);
+            var est = new ClassicalFlow(options);
+            int warm = size > 128 ? 2 : 10, runs = size > 128 ? 5 : 20;
+            yield return Harness.Measure($"classical {name} fwd (no tape)", "flowguide", () =>
+            {
+                using var _ = GradMode.NoGrad();
+                using var scope = new TensorScope();
+                est.Estimate(a, b);
+            }, warmup: warm, minRuns: runs, minSeconds: 1);
+            yield return Harness.Measure($"classical {name} fwd (recording)", "flowguide", () =>
+            {
+                using var scope = new TensorScope();
+                est.Estimate(a.DetachedLeaf(), b);
+            }, warmup: warm, minRuns: runs, minSeconds: 1);
+            long peak = 0;
+            var r = Harness.Measure($"classical {name} fwd+bwd", "flowguide", () =>
+            {
+                using var scope = new TensorScope();
+                BufferPool.ResetPeak();
+                long start = BufferPool.LiveBytes;
+                var x = a.DetachedLeaf();
+                Autograd.Grad(est.Estimate(x, b).Sum(), new[] { x });
+                peak = Math.Max(peak, BufferPool.PeakLiveBytes - start);
+            }, warmup: warm, minRuns: runs, minSeconds: 1);
+            yield return r with { PeakBytes = peak };
+        }
+    }
 }

@@ -48,9 +48,10 @@ foreach (var c in cases)
         "wan13b" => WanCases.Wan13B(quick),
         "wan13b-flowmo" => WanGuidedCases.Wan13BFlowMo(quick),
         "raft" => FlowCases.Raft(),
+        "classical" => FlowCases.Classical(),
         "generate" => PipelineCases.Generate(modelPath, quick, methods, runs, interleave, seed),
         "mp-profile" => MotionPromptProfile.Run(modelPath, runs ?? 3),
-        _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory, smallstep, wan13b, wan13b-flowmo, raft, generate, mp-profile or all)"),
+        _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory, smallstep, wan13b, wan13b-flowmo, raft, classical, generate, mp-profile or all)"),
     };
     foreach (var r in results) Harness.Print(r, json);
 }

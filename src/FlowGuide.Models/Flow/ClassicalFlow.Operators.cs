@@ -17,7 +17,11 @@ public sealed partial class ClassicalFlow
             GradientKernel = FlowGradientKernel(Channels, o.Tau / o.Theta);
             DivergenceKernel = FlowDivergenceKernel(Channels, o.Theta);
             ImageGradientKernel = CentralDifferenceKernel();
+            Iterations = new TvL1Iterations.Parameters(Channels, LambdaTheta, o.Theta, o.Tau / o.Theta);
         }
+
+        /// <summary>The fused iterations' constants (the same step sizes as the kernels above).</summary>
+        public TvL1Iterations.Parameters Iterations { get; }
 
         public ClassicalFlowOptions Options { get; }
         /// <summary>Whether recorded runs checkpoint each warp's iterations.</summary>

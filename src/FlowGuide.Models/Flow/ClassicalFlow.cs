@@ -24,8 +24,8 @@ public sealed partial class ClassicalFlow
     /// Forward flow from <paramref name="frame1"/> to <paramref name="frame2"/>: both [N, C, H, W] with C = 3 (RGB) or 1
     /// (grey), in the range <see cref="ClassicalFlowOptions.InputRange"/> says ([-1, 1] by default). Returns [N, 2, H, W]
     /// holding (u, v) in pixels: pixel (x, y) of frame 1 matches frame 2 at (x + u, y + v). Differentiable with respect
-    /// to both frames when they require gradients (the iterations are unrolled; the tape grows with Levels x Warps x
-    /// Iterations unless warps are checkpointed, see <see cref="ClassicalFlowOptions.CheckpointWarps"/>); with neither
+    /// to both frames when they require gradients (each warp's iterations are one fused op with a hand-written backward,
+    /// so the tape grows with Levels x Warps, not with the iterations; see <see cref="ClassicalFlowOptions.CheckpointWarps"/>); with neither
     /// requiring one, no tape is recorded and buffers are recycled through tensor scopes.
     /// </summary>
     public Tensor Estimate(Tensor frame1, Tensor frame2)
@@ -123,44 +123,48 @@ public sealed partial class ClassicalFlow
 
     /// <summary>
     /// One pyramid level: <see cref="ClassicalFlowOptions.Warps"/> times, warp frame 2 (and its gradients) by the current
-    /// flow, linearise the brightness constancy around it, and run the unrolled primal-dual iterations. When a tape is
-    /// recorded each warp's iterations are one checkpointed segment (recomputed during backward), so memory holds one
-    /// warp's intermediates at a time instead of the whole pyramid's; otherwise buffers are recycled per iteration.
+    /// flow, linearise the brightness constancy around it, and run the primal-dual iterations (one fused op). When a tape
+    /// is recorded with checkpointing on, each warp (linearisation and iterations) is one checkpointed segment recomputed
+    /// during backward, so the tape keeps only the warps' inputs; otherwise buffers are recycled per warp.
     /// </summary>
     private static Tensor SolveLevel(Tensor i0, Tensor i1, Tensor u, Constants c, int iterations, bool recording)
     {
         int n = i0.Size(0), h = i0.Size(2), w = i0.Size(3), k = c.Channels;
         var stack = Ops.Concat(new[] { i1, ImageGradient(i1, c) }, 1); // [N, 3, H, W]: I1, dI1/dx, dI1/dy
-        var p = Tensor.Zeros(n, 2 * k, h, w); // dual variables: (px, py) per field
+        var state = Ops.Concat(new[] { u, Tensor.Zeros(n, 2 * k, h, w) }, 1); // (u, dual variables (px, py) per field)
         for (int warp = 0; warp < c.Options.Warps; warp++)
         {
             using var scope = recording ? null : new TensorScope();
-
-            // 1. linearise I1(x + u) around the current flow u0
-            var flow0 = k == 2 ? u : u.Narrow(1, 0, 2);
-            var warped = Ops.Warp(stack, flow0, GridPadding.Border); // [N, 3, H, W]
-            var i1w = warped.Narrow(1, 0, 1);
-            var grad = warped.Narrow(1, 1, 2); // [N, 2, H, W]
-            var rhoC = i1w.Sub(i0).Sub(grad.Mul(flow0).Sum(1, keepDim: true)); // [N, 1, H, W]
-            var ig = k == 2 ? grad : Ops.Concat(new[] { grad, Tensor.Full(c.Options.Gamma, n, 1, h, w) }, 1); // [N, K, H, W]
-            var invThreshold = ig.Square().Sum(1, keepDim: true).AddScalar(1e-6f).MulScalar(c.LambdaTheta).RDiv(1f); // 1 / (lambda theta |grad I|^2)
-
-            // 2. unrolled primal-dual iterations
-            var state = Ops.Concat(new[] { u, p }, 1); // [N, 3K, H, W]
             state = recording && c.Checkpoint
-                ? Checkpoint.Run(xs => Iterate(xs[0], xs[1], xs[2], xs[3], c, iterations), new[] { state, rhoC, ig, invThreshold })
-                : Iterate(state, rhoC, ig, invThreshold, c, iterations);
-            u = state.Narrow(1, 0, k);
-            p = state.Narrow(1, k, 2 * k);
-            scope?.Keep(u, p);
+                ? Checkpoint.Run(xs => Warp(xs[0], xs[1], xs[2], c, iterations), new[] { state, i0, stack })
+                : Warp(state, i0, stack, c, iterations);
+            scope?.Keep(state);
         }
-        return u;
+        return state.Narrow(1, 0, k);
+    }
+
+    /// <summary>One warp: linearise I1(x + u) around the state's flow u0, then iterate; returns the new state [N, 3K, H, W].</summary>
+    private static Tensor Warp(Tensor state, Tensor i0, Tensor stack, Constants c, int iterations)
+    {
+        int n = i0.Size(0), h = i0.Size(2), w = i0.Size(3), k = c.Channels;
+        var flow0 = state.Narrow(1, 0, 2);
+        var warped = Ops.Warp(stack, flow0, GridPadding.Border); // [N, 3, H, W]
+        var i1w = warped.Narrow(1, 0, 1);
+        var grad = warped.Narrow(1, 1, 2); // [N, 2, H, W]
+        var rhoC = i1w.Sub(i0).Sub(grad.Mul(flow0).Sum(1, keepDim: true)); // [N, 1, H, W]
+        var ig = k == 2 ? grad : Ops.Concat(new[] { grad, Tensor.Full(c.Options.Gamma, n, 1, h, w) }, 1); // [N, K, H, W]
+        var invThreshold = ig.Square().Sum(1, keepDim: true).AddScalar(1e-6f).MulScalar(c.LambdaTheta).RDiv(1f); // 1 / (lambda theta |grad I|^2)
+        return TvL1Iterations.Run(state, rhoC, ig, invThreshold, c.Iterations, iterations);
     }
 
     /// <summary>
     /// <paramref name="iterations"/> TV-L1 primal-dual steps on state = (u [K], p [2K]) stacked on the
-    /// channel axis, for the residual rho(u) = rhoC + grad I . u; returns the new state.
+    /// channel axis, for the residual rho(u) = rhoC + grad I . u; returns the new state. The plain composition of
+    /// engine ops that <see cref="TvL1Iterations"/> fuses: kept as its reference (tests compare values and gradients).
     /// </summary>
+    internal static Tensor IterateComposed(ClassicalFlowOptions options, Tensor state, Tensor rhoC, Tensor ig, Tensor invThreshold, int iterations) =>
+        Iterate(state, rhoC, ig, invThreshold, new Constants(options, checkpoint: false), iterations);
+
     private static Tensor Iterate(Tensor state, Tensor rhoC, Tensor ig, Tensor invThreshold, Constants c, int iterations)
     {
         int n = state.Size(0), h = state.Size(2), w = state.Size(3), k = c.Channels;

@@ -77,11 +77,12 @@ public sealed record ClassicalFlowOptions
     public float NormalizeSigma { get; init; } = 0f;
 
     /// <summary>
-    /// When differentiating, run each warp's iterations as a checkpointed segment that is recomputed during backward:
-    /// the tape then holds one warp's intermediates (about 11 MB per iteration per 256x256 frame pair; some 1.4 GB for
-    /// the whole default pyramid) instead of all of them, at the cost of about one extra forward pass in backward
-    /// (backward about 3.5x forward instead of 2.7x). Null (the default) checkpoints when N x H x W exceeds
-    /// <see cref="CheckpointAbovePixels"/>.
+    /// When differentiating, run each warp (the linearisation around the current flow and its primal-dual iterations) as
+    /// a checkpointed segment that is recomputed during backward, so the tape holds only each warp's input state. The
+    /// iterations themselves are one fused op that saves nothing per iteration (see docs/benchmarks.md: 182 MiB peak
+    /// for forward + backward of a 256x256 pair without checkpointing), so this now saves the few linearisation maps per
+    /// warp at the cost of recomputing them and the iterations once more. Null (the default) checkpoints when N x H x W
+    /// exceeds <see cref="CheckpointAbovePixels"/>.
     /// </summary>
     public bool? CheckpointWarps { get; init; }
 

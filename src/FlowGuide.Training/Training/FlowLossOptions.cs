@@ -60,8 +60,8 @@ public sealed record FlowLossOptions
 
     /// <summary>
     /// <see cref="FastEstimator"/> with every warp checkpointed: inside a training step all intermediates stay alive until
-    /// the step's tensor scope ends, so without checkpointing the unrolled solver's tape dominates memory (measured at
-    /// 17x64x64, batch 2: about 11 GB per step; see <see cref="Estimator"/>).
+    /// the step's tensor scope ends, so only each warp's input state is kept on the tape (16 pairs at 64x64: 53 MiB peak
+    /// for forward + backward; see docs/benchmarks.md).
     /// </summary>
     public static ClassicalFlowOptions TrainingEstimator { get; } = FastEstimator with { CheckpointWarps = true };
 

@@ -19,7 +19,8 @@ internal sealed record TransferArgs(TransferMethod Method, FlowMotionOptions Flo
 {
     public const double DefaultStrength = 0.7;
 
-    private static readonly string[] FlowMotionOptionNames = { "mode", "alpha", "beta", "gamma", "lr", "iterations", "guided-steps" };
+    /// <summary>The default fraction of the run that is guided, as the options write it.</summary>
+    public const string DefaultGuidedSteps = "0.2";
 
     public static TransferArgs Read(Args args)
     {
@@ -42,36 +43,58 @@ internal sealed record TransferArgs(TransferMethod Method, FlowMotionOptions Flo
         double s = Double(args, "strength", DefaultStrength);
         if (!(s >= 0 && s <= 1)) throw new UsageException($"--strength must lie in [0, 1], got {strength}");
 
-        var d = new FlowMotionOptions();
-        var guided = args.String("guided-steps") ?? "0.2";
-        var o = new FlowMotionOptions
+        var (fm, guided) = ReadFlowMotion(args, "");
+        var o = fm with
         {
-            Mode = (args.String("mode") ?? "latent-prediction").ToLowerInvariant() switch
-            {
-                "latent-prediction" => FlowMotionMode.LatentPrediction,
-                "clean-latent" => FlowMotionMode.CleanLatent,
-                var m => throw new UsageException($"--mode must be latent-prediction or clean-latent, got '{m}'"),
-            },
-            Alpha = Double(args, "alpha", d.Alpha),
-            Beta = Double(args, "beta", d.Beta),
-            Gamma = Double(args, "gamma", d.Gamma),
-            LearningRate = Double(args, "lr", d.LearningRate),
-            Iterations = args.Int("iterations", d.Iterations),
-            Window = ParseGuidedSteps(guided),
             DifferenceAlignment = !given.Contains("no-difference-alignment"),
             VelocityRegularization = !given.Contains("no-velocity-regularization"),
         };
-        if (!(o.Alpha >= 0)) throw new UsageException($"--alpha must be non-negative, got {o.Alpha}");
-        if (!(o.Beta >= 0)) throw new UsageException($"--beta must be non-negative, got {o.Beta}");
-        if (!(o.Gamma >= 0)) throw new UsageException($"--gamma must be non-negative, got {o.Gamma}");
-        if (!(o.LearningRate > 0)) throw new UsageException($"--lr must be positive, got {o.LearningRate}");
-        if (o.Iterations < 1) throw new UsageException($"--iterations must be at least 1, got {o.Iterations}");
-        try { o.Validate(); }
-        catch (ArgumentException e) { throw new UsageException(e.Message); }
         return new TransferArgs(method, o, guided, s);
     }
 
-    private static double Double(Args args, string name, double fallback)
+    /// <summary>FlowMotion's shared settings, each read from --PREFIX + its name.</summary>
+    internal static readonly string[] FlowMotionOptionNames = { "mode", "alpha", "beta", "gamma", "lr", "iterations", "guided-steps" };
+
+    /// <summary>
+    /// FlowMotion's shared settings from <c>--{prefix}mode --{prefix}alpha ... --{prefix}guided-steps</c> (the released
+    /// defaults where absent; "" for <c>flowguide transfer</c>, "flowmotion-" for <c>flowguide eval</c>), checked, with
+    /// every error naming the option as the user wrote it. Returns the options (both ablation switches on) and the
+    /// guided-steps text as given, which the metadata records.
+    /// </summary>
+    internal static (FlowMotionOptions Options, string GuidedSteps) ReadFlowMotion(Args args, string prefix)
+    {
+        var d = new FlowMotionOptions();
+        var guided = args.String(prefix + "guided-steps") ?? DefaultGuidedSteps;
+        StepWindow window;
+        try { window = ParseGuidedSteps(guided); }
+        catch (UsageException e) { throw new UsageException("--" + prefix + e.Message.TrimStart('-')); }
+        var o = new FlowMotionOptions
+        {
+            Mode = (args.String(prefix + "mode") ?? "latent-prediction").ToLowerInvariant() switch
+            {
+                "latent-prediction" => FlowMotionMode.LatentPrediction,
+                "clean-latent" => FlowMotionMode.CleanLatent,
+                var m => throw new UsageException($"--{prefix}mode must be latent-prediction or clean-latent, got '{m}'"),
+            },
+            Alpha = Double(args, prefix + "alpha", d.Alpha),
+            Beta = Double(args, prefix + "beta", d.Beta),
+            Gamma = Double(args, prefix + "gamma", d.Gamma),
+            LearningRate = Double(args, prefix + "lr", d.LearningRate),
+            Iterations = args.Int(prefix + "iterations", d.Iterations),
+            Window = window,
+        };
+        if (!(o.Alpha >= 0)) throw new UsageException($"--{prefix}alpha must be non-negative, got {o.Alpha}");
+        if (!(o.Beta >= 0)) throw new UsageException($"--{prefix}beta must be non-negative, got {o.Beta}");
+        if (!(o.Gamma >= 0)) throw new UsageException($"--{prefix}gamma must be non-negative, got {o.Gamma}");
+        if (!(o.LearningRate > 0)) throw new UsageException($"--{prefix}lr must be positive, got {o.LearningRate}");
+        if (o.Iterations < 1) throw new UsageException($"--{prefix}iterations must be at least 1, got {o.Iterations}");
+        try { o.Validate(); }
+        catch (ArgumentException e) { throw new UsageException($"--{prefix}* options: {e.Message}"); }
+        return (o, guided);
+    }
+
+    /// <summary>The number given for --<paramref name="name"/>, or <paramref name="fallback"/> when absent.</summary>
+    internal static double Double(Args args, string name, double fallback)
     {
         var s = args.String(name);
         if (s is null) return fallback;

@@ -21,9 +21,7 @@ public static class TransferEvalMethods
     public const string NoisedSourceName = "noised-source";
 
     /// <summary>The default fraction of the run that is guided, as the options write it.</summary>
-    public const string DefaultGuidedSteps = "0.2";
-
-    private static readonly string[] FlowMotionOptionNames = { "mode", "alpha", "beta", "gamma", "lr", "iterations", "guided-steps" };
+    public const string DefaultGuidedSteps = TransferArgs.DefaultGuidedSteps;
 
     /// <summary>The four entries, in the order <c>flowguide help eval</c> lists them.</summary>
     public static IReadOnlyList<EvalMethod> All { get; } = new EvalMethod[]
@@ -46,30 +44,10 @@ public static class TransferEvalMethods
     /// </summary>
     internal static EvalMethodSetup ReadFlowMotion(Args args, string name, Func<FlowMotionOptions, FlowMotionOptions> variant)
     {
-        // 1. the shared options
-        bool given = FlowMotionOptionNames.Any(n => args.String("flowmotion-" + n) is not null);
-        var d = new FlowMotionOptions();
-        string guided = args.String("flowmotion-guided-steps") ?? DefaultGuidedSteps;
-        StepWindow window;
-        try { window = TransferArgs.ParseGuidedSteps(guided); }
-        catch (UsageException e) { throw new UsageException("--flowmotion-" + e.Message.TrimStart('-')); }
-        var options = variant(new FlowMotionOptions
-        {
-            Mode = (args.String("flowmotion-mode") ?? "latent-prediction").ToLowerInvariant() switch
-            {
-                "latent-prediction" => FlowMotionMode.LatentPrediction,
-                "clean-latent" => FlowMotionMode.CleanLatent,
-                var m => throw new UsageException($"--flowmotion-mode must be latent-prediction or clean-latent, got '{m}'"),
-            },
-            Alpha = Number(args, "flowmotion-alpha", d.Alpha),
-            Beta = Number(args, "flowmotion-beta", d.Beta),
-            Gamma = Number(args, "flowmotion-gamma", d.Gamma),
-            LearningRate = Number(args, "flowmotion-lr", d.LearningRate),
-            Iterations = args.Int("flowmotion-iterations", d.Iterations),
-            Window = window,
-        });
-        try { options.Validate(); }
-        catch (ArgumentException e) { throw new UsageException($"--flowmotion-* options: {e.Message}"); }
+        // 1. the shared options (one parser with flowguide transfer's, under the --flowmotion- prefix)
+        bool given = TransferArgs.FlowMotionOptionNames.Any(n => args.String("flowmotion-" + n) is not null);
+        var (shared, guided) = TransferArgs.ReadFlowMotion(args, "flowmotion-");
+        var options = variant(shared);
 
         // 2. what run.json records, and the hook per video
         var settings = new JsonObject
@@ -97,7 +75,7 @@ public static class TransferEvalMethods
     private static EvalMethodSetup ReadNoisedSource(Args args)
     {
         var text = args.String("noised-source-strength");
-        double strength = Number(args, "noised-source-strength", TransferArgs.DefaultStrength);
+        double strength = TransferArgs.Double(args, "noised-source-strength", TransferArgs.DefaultStrength);
         if (!(strength >= 0 && strength <= 1)) throw new UsageException($"--noised-source-strength must lie in [0, 1], got {text}");
         var settings = new JsonObject { ["name"] = NoisedSourceName, ["strength"] = strength };
         return new EvalMethodSetup(settings, text is not null,
@@ -106,14 +84,6 @@ public static class TransferEvalMethods
 
     private static TransferSource SourceOf(EvalJob job, string method) =>
         job.Source ?? throw new InvalidOperationException($"method '{method}' follows a source video; run it with --transfer FILE.");
-
-    private static double Number(Args args, string name, double fallback)
-    {
-        var s = args.String(name);
-        if (s is null) return fallback;
-        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v) ? v
-            : throw new UsageException($"--{name} expects a number, got '{s}'");
-    }
 
     private const string NoisedSourceUsage =
         "  --noised-source-strength X   fraction of the steps sampled from the noised source (default 0.7)\n";

@@ -40,24 +40,64 @@ internal static class TvL1Iterations
         var o = Tensor.Empty(state.Shape);
         state.Span.CopyTo(o.Span);
         int hw = h * w, stateLen = 3 * k * hw;
+        bool rowParallel = n < Parallelism.NumThreads;
         Parallelism.For(n, 1, (b0, b1) =>
         {
             for (int b = b0; b < b1; b++)
-                for (int it = 0; it < iterations; it++)
-                    Step(o.Span.Slice(b * stateLen, stateLen), rhoC.Span.Slice(b * hw, hw), ig.Span.Slice(b * k * hw, k * hw),
-                        invThreshold.Span.Slice(b * hw, hw), prm, h, w);
+            {
+                var e = new Element(o, b * stateLen, rhoC, ig, invThreshold, b, prm, h, w);
+                for (int it = 0; it < iterations; it++) e.Step(rowParallel);
+            }
         });
-        return Autograd.Record(o, "TvL1Iterations", (g, needs) => Backward(g, state, rhoC, ig, invThreshold, prm, iterations, needs),
+        return Autograd.Record(o, "TvL1Iterations", (g, needs) => Backward(g, state, rhoC, ig, invThreshold, prm, iterations, rowParallel, needs),
             state, rhoC, ig, invThreshold);
     }
 
-    /// <summary>One iteration in place on one batch element's state (u then p).</summary>
-    private static void Step(Span<float> s, ReadOnlySpan<float> rhoC, ReadOnlySpan<float> ig, ReadOnlySpan<float> invT, Parameters prm, int h, int w)
+    /// <summary>
+    /// Runs <paramref name="body"/>(y0, y1) over row ranges: split across the engine's threads in chunks of at least
+    /// 16384 pixels when <paramref name="parallel"/> (one batch element at a time), else inline. Every pass below reads
+    /// only values no other row of the same pass writes, so the split never changes a result.
+    /// </summary>
+    private static void Rows(int h, int w, bool parallel, Action<int, int> body)
+    {
+        if (parallel) Parallelism.For(h, Math.Max(1, 16384 / w), body);
+        else body(0, h);
+    }
+
+    /// <summary>One batch element: its state (at an offset of a tensor) and inputs, with the passes of an iteration.</summary>
+    private readonly struct Element
+    {
+        private readonly Tensor _state, _rhoC, _ig, _invT;
+        private readonly int _offset, _b;
+        private readonly Parameters _prm;
+        private readonly int _h, _w;
+
+        public Element(Tensor state, int offset, Tensor rhoC, Tensor ig, Tensor invT, int b, Parameters prm, int h, int w)
+        {
+            (_state, _offset, _rhoC, _ig, _invT, _b, _prm, _h, _w) = (state, offset, rhoC, ig, invT, b, prm, h, w);
+        }
+
+        private int Hw => _h * _w;
+        public Span<float> S => _state.Span.Slice(_offset, 3 * _prm.Fields * Hw);
+        public ReadOnlySpan<float> RhoC => _rhoC.Span.Slice(_b * Hw, Hw);
+        public ReadOnlySpan<float> Ig => _ig.Span.Slice(_b * _prm.Fields * Hw, _prm.Fields * Hw);
+        public ReadOnlySpan<float> InvT => _invT.Span.Slice(_b * Hw, Hw);
+
+        /// <summary>One iteration in place: the primal pass (reads p, writes u), then the dual pass (reads u', writes p).</summary>
+        public void Step(bool parallel)
+        {
+            var e = this;
+            Rows(_h, _w, parallel, (y0, y1) => Primal(e.S, e.RhoC, e.Ig, e.InvT, e._prm, e._h, e._w, y0, y1));
+            Rows(_h, _w, parallel, (y0, y1) => Dual(e.S, e._prm, e._h, e._w, y0, y1));
+        }
+    }
+
+    /// <summary>Rows [y0, y1) of u' = u - c LT ig + theta div p (reads p only, and u at its own pixel: in place).</summary>
+    private static void Primal(Span<float> s, ReadOnlySpan<float> rhoC, ReadOnlySpan<float> ig, ReadOnlySpan<float> invT, Parameters prm, int h, int w, int y0, int y1)
     {
         int k = prm.Fields, hw = h * w;
-        float lt = prm.LambdaTheta, theta = prm.Theta, gs = prm.GradientScale;
-        // 1. primal: u' = u - c LT ig + theta div p (reads p only, u at its own pixel: in place)
-        for (int y = 0; y < h; y++)
+        float lt = prm.LambdaTheta, theta = prm.Theta;
+        for (int y = y0; y < y1; y++)
             for (int x = 0; x < w; x++)
             {
                 int i = y * w + x;
@@ -73,11 +113,17 @@ internal static class TvL1Iterations
                     s[f * hw + i] = s[f * hw + i] - c * lt * ig[f * hw + i] + theta * div;
                 }
             }
-        // 2. dual: p' = (p + g) / (1 + |g|), g = s grad u' (reads u' only, p at its own pixel: in place)
+    }
+
+    /// <summary>Rows [y0, y1) of p' = (p + g) / (1 + |g|), g = s grad u' (reads u' only, and p at its own pixel: in place).</summary>
+    private static void Dual(Span<float> s, Parameters prm, int h, int w, int y0, int y1)
+    {
+        int k = prm.Fields, hw = h * w;
+        float gs = prm.GradientScale;
         for (int f = 0; f < k; f++)
         {
             int u = f * hw, px = (k + 2 * f) * hw, py = px + hw;
-            for (int y = 0; y < h; y++)
+            for (int y = y0; y < y1; y++)
                 for (int x = 0; x < w; x++)
                 {
                     int i = y * w + x;
@@ -90,7 +136,7 @@ internal static class TvL1Iterations
         }
     }
 
-    private static Tensor?[] Backward(Tensor gOut, Tensor state, Tensor rhoC, Tensor ig, Tensor invThreshold, Parameters prm, int iterations, bool[] needs)
+    private static Tensor?[] Backward(Tensor gOut, Tensor state, Tensor rhoC, Tensor ig, Tensor invThreshold, Parameters prm, int iterations, bool rowParallel, bool[] needs)
     {
         int n = state.Size(0), k = prm.Fields, h = state.Size(2), w = state.Size(3), hw = h * w, stateLen = 3 * k * hw;
         var gState = Tensor.Empty(state.Shape);
@@ -105,41 +151,68 @@ internal static class TvL1Iterations
         {
             for (int b = b0; b < b1; b++)
             {
-                var all = states.Span.Slice(b * (iterations + 1) * stateLen, (iterations + 1) * stateLen);
-                var rhoB = rhoC.Span.Slice(b * hw, hw); var igB = ig.Span.Slice(b * k * hw, k * hw); var tB = invThreshold.Span.Slice(b * hw, hw);
-                state.Span.Slice(b * stateLen, stateLen).CopyTo(all);
+                int first = b * (iterations + 1) * stateLen;
+                state.Span.Slice(b * stateLen, stateLen).CopyTo(states.Span.Slice(first, stateLen));
                 for (int it = 0; it < iterations; it++)
                 {
-                    var next = all.Slice((it + 1) * stateLen, stateLen);
-                    all.Slice(it * stateLen, stateLen).CopyTo(next);
-                    Step(next, rhoB, igB, tB, prm, h, w);
+                    states.Span.Slice(first + it * stateLen, stateLen).CopyTo(states.Span.Slice(first + (it + 1) * stateLen, stateLen));
+                    new Element(states, first + (it + 1) * stateLen, rhoC, ig, invThreshold, b, prm, h, w).Step(rowParallel);
                 }
-                var g = gState.Span.Slice(b * stateLen, stateLen);
+                var grads = new Gradients(gState, gRho, gIg, gInv, scratch, b, prm, h, w);
                 for (int it = iterations - 1; it >= 0; it--)
-                    StepBackward(g, all.Slice(it * stateLen, stateLen), all.Slice((it + 1) * stateLen, stateLen),
-                        rhoB, igB, tB, gRho.Span.Slice(b * hw, hw), gIg.Span.Slice(b * k * hw, k * hw), gInv.Span.Slice(b * hw, hw),
-                        scratch.Span.Slice(b * 2 * k * hw, 2 * k * hw), prm, h, w);
+                    grads.StepBack(new Element(states, first + it * stateLen, rhoC, ig, invThreshold, b, prm, h, w),
+                        new Element(states, first + (it + 1) * stateLen, rhoC, ig, invThreshold, b, prm, h, w), rowParallel);
             }
         });
         return new Tensor?[] { needs[0] ? gState : null, needs[1] ? gRho : null, needs[2] ? gIg : null, needs[3] ? gInv : null };
     }
 
+    /// <summary>One batch element's gradient buffers: the state's (updated in place iteration by iteration), the inputs' (accumulated) and scratch for dL/dg.</summary>
+    private readonly struct Gradients
+    {
+        private readonly Tensor _g, _rho, _ig, _inv, _dg;
+        private readonly int _b;
+        private readonly Parameters _prm;
+        private readonly int _h, _w;
+
+        public Gradients(Tensor g, Tensor rho, Tensor ig, Tensor inv, Tensor dg, int b, Parameters prm, int h, int w)
+        {
+            (_g, _rho, _ig, _inv, _dg, _b, _prm, _h, _w) = (g, rho, ig, inv, dg, b, prm, h, w);
+        }
+
+        private int Hw => _h * _w;
+        private Span<float> G => _g.Span.Slice(_b * 3 * _prm.Fields * Hw, 3 * _prm.Fields * Hw);
+        private Span<float> Dg => _dg.Span.Slice(_b * 2 * _prm.Fields * Hw, 2 * _prm.Fields * Hw);
+
+        /// <summary>
+        /// Replaces the state gradient (with respect to <paramref name="after"/>) by the gradient with respect to
+        /// <paramref name="before"/>, and adds the iteration's contributions to the inputs' gradients; four passes, each split by rows.
+        /// </summary>
+        public void StepBack(Element before, Element after, bool parallel)
+        {
+            var self = this;
+            int h = _h, w = _w; var prm = _prm;
+            Rows(h, w, parallel, (y0, y1) => DualBackward(self.G, self.Dg, before.S, after.S, prm, h, w, y0, y1));
+            Rows(h, w, parallel, (y0, y1) => GradientAdjoint(self.G, self.Dg, prm, h, w, y0, y1));
+            Rows(h, w, parallel, (y0, y1) => DivergenceAdjoint(self.G, prm, h, w, y0, y1));
+            Rows(h, w, parallel, (y0, y1) => PrimalBackward(self.G, before.S, before.RhoC, before.Ig, before.InvT,
+                self._rho.Span.Slice(self._b * self.Hw, self.Hw), self._ig.Span.Slice(self._b * prm.Fields * self.Hw, prm.Fields * self.Hw),
+                self._inv.Span.Slice(self._b * self.Hw, self.Hw), prm, h, w, y0, y1));
+        }
+    }
+
     /// <summary>
-    /// Replaces <paramref name="g"/> (the gradient with respect to the state after one iteration) by the gradient with
-    /// respect to the state before it (<paramref name="before"/>, giving <paramref name="after"/>), and adds the
-    /// iteration's contributions to the gradients of rhoC, ig and invThreshold.
+    /// Rows [y0, y1) of the dual step's backward, p' = (p + g) / m with g = s grad u', m = 1 + r, r = sqrt(|g|^2 + eps):
+    /// replaces dL/dp' in <paramref name="g"/> by the direct part of dL/dp and writes dL/dg (zero where g is the constant 0).
     /// </summary>
-    private static void StepBackward(Span<float> g, ReadOnlySpan<float> before, ReadOnlySpan<float> after,
-        ReadOnlySpan<float> rhoC, ReadOnlySpan<float> ig, ReadOnlySpan<float> invT,
-        Span<float> gRho, Span<float> gIg, Span<float> gInv, Span<float> dg, Parameters prm, int h, int w)
+    private static void DualBackward(Span<float> g, Span<float> dg, ReadOnlySpan<float> before, ReadOnlySpan<float> after, Parameters prm, int h, int w, int y0, int y1)
     {
         int k = prm.Fields, hw = h * w;
-        float lt = prm.LambdaTheta, theta = prm.Theta, gsc = prm.GradientScale;
-        // 2'. dual step: p' = (p + g) / m, g = s grad u', m = 1 + r, r = sqrt(|g|^2 + eps). dg holds dL/dg per field.
+        float gsc = prm.GradientScale;
         for (int f = 0; f < k; f++)
         {
             int u = f * hw, px = (k + 2 * f) * hw, py = px + hw, dx = 2 * f * hw, dy = dx + hw;
-            for (int y = 0; y < h; y++)
+            for (int y = y0; y < y1; y++)
                 for (int x = 0; x < w; x++)
                 {
                     int i = y * w + x;
@@ -150,13 +223,23 @@ internal static class TvL1Iterations
                     float gpx = g[px + i], gpy = g[py + i];
                     float dm = -(gpx * qx + gpy * qy) / (m * m);
                     float dqx = gpx / m, dqy = gpy / m;
-                    g[px + i] = dqx; // dL/dp through the dual step (the divergence adds below)
+                    g[px + i] = dqx;
                     g[py + i] = dqy;
                     dg[dx + i] = x < w - 1 ? dqx + dm * gx / r : 0f;
                     dg[dy + i] = y < h - 1 ? dqy + dm * gy / r : 0f;
                 }
-            // dL/du' += s grad^T dg
-            for (int y = 0; y < h; y++)
+        }
+    }
+
+    /// <summary>Rows [y0, y1) of dL/du' += s grad^T dL/dg (reads dg of the row above and the column left).</summary>
+    private static void GradientAdjoint(Span<float> g, ReadOnlySpan<float> dg, Parameters prm, int h, int w, int y0, int y1)
+    {
+        int k = prm.Fields, hw = h * w;
+        float gsc = prm.GradientScale;
+        for (int f = 0; f < k; f++)
+        {
+            int u = f * hw, dx = 2 * f * hw, dy = dx + hw;
+            for (int y = y0; y < y1; y++)
                 for (int x = 0; x < w; x++)
                 {
                     int i = y * w + x;
@@ -166,11 +249,17 @@ internal static class TvL1Iterations
                     g[u + i] += gsc * acc;
                 }
         }
-        // 1'. primal step: u' = u - c LT ig + theta div p. g's u part now holds dL/du' (= dL/du through the identity).
+    }
+
+    /// <summary>Rows [y0, y1) of dL/dp += theta div^T dL/du' (reads dL/du' of the row below and the column right).</summary>
+    private static void DivergenceAdjoint(Span<float> g, Parameters prm, int h, int w, int y0, int y1)
+    {
+        int k = prm.Fields, hw = h * w;
+        float theta = prm.Theta;
         for (int f = 0; f < k; f++)
         {
             int u = f * hw, px = (k + 2 * f) * hw, py = px + hw;
-            for (int y = 0; y < h; y++)
+            for (int y = y0; y < y1; y++)
                 for (int x = 0; x < w; x++)
                 {
                     int i = y * w + x;
@@ -180,7 +269,18 @@ internal static class TvL1Iterations
                     g[py + i] += theta * (gu - below);
                 }
         }
-        for (int i = 0; i < hw; i++)
+    }
+
+    /// <summary>
+    /// Rows [y0, y1) of the primal step's backward through the threshold: with dL/du' in g's u part (also dL/du through
+    /// the identity), adds the residual's terms to dL/du and accumulates dL/drhoC, dL/dig and dL/dinvThreshold.
+    /// </summary>
+    private static void PrimalBackward(Span<float> g, ReadOnlySpan<float> before, ReadOnlySpan<float> rhoC, ReadOnlySpan<float> ig, ReadOnlySpan<float> invT,
+        Span<float> gRho, Span<float> gIg, Span<float> gInv, Parameters prm, int h, int w, int y0, int y1)
+    {
+        int k = prm.Fields, hw = h * w;
+        float lt = prm.LambdaTheta;
+        for (int i = y0 * w; i < y1 * w; i++)
         {
             float rho = rhoC[i];
             for (int f = 0; f < k; f++) rho += ig[f * hw + i] * before[f * hw + i];

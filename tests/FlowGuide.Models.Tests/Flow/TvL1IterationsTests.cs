@@ -110,3 +110,52 @@ public sealed class TvL1IterationsTests
         Assert.Throws<ArgumentException>(() => TvL1Iterations.Run(xs[1], xs[1], xs[2], xs[3], prm, 1));
     }
 }
+
+/// <summary>
+/// Tests that change <see cref="Tensors.Kernels.Parallelism.NumThreads"/>, a process-wide setting: they run alone, so
+/// that no other test computes under a thread count it did not choose.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ThreadCountCollection
+{
+    public const string Name = "Process-wide thread count";
+}
+
+[Collection(ThreadCountCollection.Name)]
+public sealed class TvL1IterationsThreadTests
+{
+    /// <summary>
+    /// One large batch element is split by rows across threads (forward, the backward's recomputation and its four
+    /// passes); each pass reads nothing another row of it writes, so one and two threads give identical bits.
+    /// </summary>
+    [Fact]
+    public void RowSplitGivesTheSameBitsAsOneThread()
+    {
+        const int k = 2, h = 220, w = 160; // 35,200 pixels: two row chunks of 110 rows (at least 16,384 pixels each)
+        var prm = new TvL1Iterations.Parameters(k, 0.045f, 0.3f, 0.25f / 0.3f);
+        var rng = new Rng(21);
+        var xs = new[]
+        {
+            Tensor.Randn(rng, 1, 3 * k, h, w).MulScalar(0.5f), Tensor.Randn(rng, 1, 1, h, w).MulScalar(3f),
+            Tensor.Randn(rng, 1, k, h, w).MulScalar(2f), Tensor.Rand(rng, 1, 1, h, w).MulScalar(0.5f).AddScalar(0.05f),
+        };
+        var weights = Tensor.Randn(new Rng(22), 1, 3 * k, h, w);
+        (float[] Out, float[][] Grads) Run(int threads)
+        {
+            int old = Tensors.Kernels.Parallelism.NumThreads;
+            Tensors.Kernels.Parallelism.NumThreads = threads;
+            try
+            {
+                var leaves = xs.Select(t => t.DetachedLeaf()).ToArray();
+                var o = TvL1Iterations.Run(leaves[0], leaves[1], leaves[2], leaves[3], prm, 4);
+                var g = Autograd.Grad(o.Mul(weights).Sum(), leaves);
+                return (o.Span.ToArray(), g.Select(t => t.Span.ToArray()).ToArray());
+            }
+            finally { Tensors.Kernels.Parallelism.NumThreads = old; }
+        }
+        var one = Run(1);
+        var two = Run(2);
+        Assert.Equal(one.Out, two.Out);
+        for (int i = 0; i < one.Grads.Length; i++) Assert.Equal(one.Grads[i], two.Grads[i]);
+    }
+}

@@ -101,6 +101,48 @@ public class MotionMetricsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void MovingScoreIgnoresStillTracksAndSubThresholdJitter()
+    {
+        // src: A moves right 2 px per step, B is still; gen: A' the same path, C jitters 0.1 px in random directions
+        var src = new PointTracks(2, 4, new float[] { 0, 0, 2, 0, 4, 0, 6, 0, /* B */ 5, 5, 5, 5, 5, 5, 5, 5 });
+        var gen = new PointTracks(2, 4, new float[] { 1, 1, 3, 1, 5, 1, 7, 1, /* C */ 9, 9, 9.1f, 9, 9.1f, 9.1f, 9, 9.1f });
+        Assert.Equal(1.0, MotionFidelity.ScoreMoving(gen, src, deadzone: 0.3), 12); // only A and A' count
+        // the field's score counts C's jitter as full-length motion and B as still: (1 + max(S[C, m])) / 2 < 1
+        Assert.True(MotionFidelity.Score(gen, src) < 0.9);
+        // with no dead zone C moves and has no match: the two-sided mean drops
+        Assert.True(MotionFidelity.ScoreMoving(gen, src, deadzone: 0) < 0.9);
+    }
+
+    [Fact]
+    public void MovingScoreOnHandMadeTracks()
+    {
+        var right = new PointTracks(1, 3, new float[] { 0, 0, 1, 0, 2, 0 });
+        var left = new PointTracks(1, 3, new float[] { 2, 0, 1, 0, 0, 0 });
+        var still = new PointTracks(1, 3, new float[] { 0, 0, 0, 0, 0, 0 });
+        var halfway = new PointTracks(1, 3, new float[] { 0, 0, 1, 0, 1, 0 }); // moves right, then stops
+        Assert.Equal(-1.0, MotionFidelity.ScoreMoving(left, right, 0.1), 12);
+        Assert.Equal(0.0, MotionFidelity.ScoreMoving(still, right, 0.1), 12);  // the output lacks the motion
+        Assert.Equal(0.0, MotionFidelity.ScoreMoving(right, still, 0.1), 12);  // motion the source does not have
+        Assert.Equal(1.0, MotionFidelity.ScoreMoving(still, still, 0.1), 12);  // both still
+        Assert.Equal(0.5, MotionFidelity.ScoreMoving(halfway, right, 0.1), 12); // agrees on 1 of the 2 steps where either moves
+        // two-sided: gen has A (matches src A) and D (opposed to everything); src has A only -> (mean(1, -1) + 1) / 2
+        var gen = new PointTracks(2, 3, new float[] { 0, 0, 1, 0, 2, 0, /* D */ 9, 9, 8, 9, 7, 9 });
+        Assert.Equal(0.5, MotionFidelity.ScoreMoving(gen, right, 0.1), 12);
+        Assert.Throws<ArgumentException>(() => MotionFidelity.ScoreMoving(right, new PointTracks(1, 2, new float[4]), 0.1));
+        Assert.Throws<ArgumentException>(() => MotionFidelity.ScoreMoving(right, right, double.NaN));
+    }
+
+    [Fact]
+    public void ComputeBothScoresAVideoAgainstItselfAsOne()
+    {
+        var video = TestVideos.Translating(1f, 0.5f);
+        var (standard, moving) = MotionFidelity.ComputeBoth(video, video, gridSize: 8);
+        Assert.Equal(1.0, standard, 6);
+        Assert.Equal(1.0, moving, 6);
+        Assert.Equal(standard, MotionFidelity.Compute(video, video, gridSize: 8), 12);
+    }
+
+    [Fact]
     public void TracksFollowTranslation()
     {
         var frames = VideoFrames.From(TestVideos.Translating(1f, 0.5f), "test");

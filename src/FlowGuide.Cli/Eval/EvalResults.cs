@@ -23,6 +23,7 @@ public static class EvalMetrics
         new("temporal_flickering", "temporal flickering", +1, "VBench temporal flickering (1 = no frame-to-frame change)"),
         new("dynamic_degree", "dynamic degree", 0, "fraction of videos VBench's flow test calls dynamic"),
         new("motion_fidelity", "motion fidelity", +1, "SMM motion fidelity against the method's reference video, tracks chained from flow (only for methods that follow a reference)"),
+        new("motion_fidelity_moving", "motion fidelity (moving tracks)", +1, "FlowGuide's variant of motion fidelity: moving tracks only, steps under 0.5% of the frame's side count as still, two-sided (MotionFidelity.ScoreMoving)"),
         new("subject_consistency", "subject consistency", +1, "VBench subject consistency with gradient-histogram stand-in features"),
         new("background_consistency", "background consistency", +1, "VBench background consistency with colour-histogram stand-in features"),
         new("world_colour", "colour found", +1, "motion world: the asked colour is present in at least half the frames"),

@@ -152,7 +152,11 @@ public sealed class EvalRunner(ShippedModel model, EvalPlan plan, TextWriter out
             ["background_consistency"] = m.BackgroundConsistency,
         };
         if ((setup.Reference?.Invoke(evalJob) ?? source?.Video) is { } reference)
-            metrics["motion_fidelity"] = MotionFidelity.Compute(frames, reference);
+        {
+            var (standard, moving) = MotionFidelity.ComputeBoth(frames, reference);
+            metrics["motion_fidelity"] = standard;
+            metrics["motion_fidelity_moving"] = moving;
+        }
         string observed = "";
         if (WorldPrompt.TryParse(prompt, out var parsed, out _))
         {

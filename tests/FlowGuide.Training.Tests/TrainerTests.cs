@@ -94,6 +94,24 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void VaeInitStartsFromAnExportedVaeAndRefusesAnotherArchitecture()
+    {
+        var first = VaeTrainer.Train(Vae("vae-init-a", 3));
+        var want = ((Module)VideoAutoencoders.Load(first.ExportDirectory!)).StateDict();
+        var o = Vae("vae-init-b", 1) with { InitDirectory = first.ExportDirectory };
+        var fresh = TrainableVae.Create(o, new Rng(o.Seed));
+        var random = fresh.Module.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.Span.ToArray());
+        VaeTrainer.InitialiseFrom(fresh, first.ExportDirectory!);
+        foreach (var (name, t) in fresh.Module.StateDict()) Assert.Equal(want[name].Span.ToArray(), t.Span.ToArray());
+        Assert.Contains(random, kv => !kv.Value.SequenceEqual(want[kv.Key].Span.ToArray())); // it did change the weights
+        // the trainer takes it: one step from the exported weights moves them only a little
+        var r = VaeTrainer.Train(o);
+        Assert.True(r.Finished);
+        var ex = Assert.Throws<ArgumentException>(() => VaeTrainer.Train(Vae("vae-init-c", 1) with { InitDirectory = first.ExportDirectory, Architecture = VaeArchitecture.Wan }));
+        Assert.Contains("--init", ex.Message);
+    }
+
+    [Fact]
     public void DitTrainingReducesFlowLossOnAFixedBatch()
     {
         var o = Dit("dit-fit", 30, RandomVae()) with { TrainClips = 1, CaptionDropout = 0 };

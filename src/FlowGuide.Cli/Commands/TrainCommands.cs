@@ -63,7 +63,8 @@ public sealed class TrainVaeCommand : Command
         "  --loss l1|mse        reconstruction loss (default mse)\n" +
         "  --kl X               KL weight (default 1e-6)\n" +
         "  --base-dim N         Wan VAE base width (default 32: WanVaeConfig.Small)\n" +
-        "  --stats-clips N      training clips used to fit latents_mean/std at export\n\n" +
+        "  --stats-clips N      training clips used to fit latents_mean/std at export\n" +
+        "  --init VAE_DIR       start from this exported VAE's weights (same architecture and sizes) under a fresh schedule\n\n" +
         "Exports the EMA weights to DIR/vae when --steps is reached.";
 
     public override int Run(Args args, TextWriter output, CancellationToken cancel)
@@ -78,6 +79,7 @@ public sealed class TrainVaeCommand : Command
             KlWeight = args.Float("kl", o.KlWeight),
             Model = o.Model with { BaseDim = args.Int("base-dim", o.Model.BaseDim) },
             StatsClips = args.Int("stats-clips", o.StatsClips),
+            InitDirectory = args.String("init"),
         };
         args.EnsureAllUsed(0);
         TrainArgs.Report(output, "vae", VaeTrainer.Train(o, output, cancel));

@@ -45,6 +45,13 @@ public sealed record VaeTrainingOptions : TrainerOptions
     /// </summary>
     public float InitialLogVar { get; init; } = -8f;
 
+    /// <summary>
+    /// Start from the weights of this exported VAE folder (same architecture and sizes) instead of the seed's random
+    /// initialisation; the optimiser, EMA and schedule start fresh, so this continues training under a new schedule (a
+    /// resumed run keeps its checkpoint and ignores this).
+    /// </summary>
+    public string? InitDirectory { get; init; }
+
     public override void Validate()
     {
         base.Validate();
@@ -76,6 +83,7 @@ public static class VaeTrainer
         log ??= TextWriter.Null;
         var vae = TrainableVae.Create(options, new Rng(options.Seed));
         vae.InitLogVar(options.InitialLogVar);
+        if (options.InitDirectory is { } init) InitialiseFrom(vae, init, log);
         vae.Module.Train();
         var loop = new TrainingLoop("vae", vae.Module, options, log);
         var validation = Enumerable.Range(0, options.ValidationClips)
@@ -104,6 +112,22 @@ public static class VaeTrainer
             export = Export(evalVae, options, log);
         }
         return new TrainingResult(loop.Step, loop.Step >= options.Steps, losses, val, sps, export);
+    }
+
+    /// <summary>Loads an exported VAE folder's weights into <paramref name="vae"/>; the architecture and every size must match.</summary>
+    internal static void InitialiseFrom(TrainableVae vae, string directory, TextWriter? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(vae);
+        var loaded = VideoAutoencoders.Load(directory);
+        if (loaded is not Module m || loaded.GetType() != vae.Autoencoder.GetType())
+            throw new ArgumentException($"VaeTrainer: --init folder '{directory}' holds a {loaded.GetType().Name}, this run trains a {vae.Autoencoder.GetType().Name}.");
+        var want = vae.Module.StateDict();
+        var have = m.StateDict();
+        foreach (var (name, t) in want)
+            if (!have.TryGetValue(name, out var h) || h.Shape != t.Shape)
+                throw new ArgumentException($"VaeTrainer: --init folder '{directory}' does not match this run's VAE at '{name}' ({(h is null ? "missing" : h.Shape.ToString())}, expected {t.Shape}).");
+        vae.Module.LoadStateDict(have);
+        log?.WriteLine($"vae: initialised from {directory}");
     }
 
     /// <summary>Reconstruction + KL loss of one batch, drawing the posterior sample from <paramref name="rng"/>.</summary>

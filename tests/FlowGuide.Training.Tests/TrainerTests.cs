@@ -112,6 +112,34 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void TemporalDifferenceLossIgnoresConstantErrorsAndCountsSmearing()
+    {
+        var video = Tensor.Randn(new Rng(3), 1, 3, 4, 5, 5);
+        // the same error in every frame: no change error
+        var offset = Tensor.Randn(new Rng(4), 1, 3, 1, 5, 5);
+        Assert.Equal(0.0, VaeTrainer.TemporalDifferenceLoss(video.Add(offset), video).Item(), 6);
+        // an error only in frame 2 of 4 (a smear): it enters two differences, (e - 0)^2 and (0 - e)^2
+        var smear = video.Clone();
+        for (int i = 0; i < 25; i++) smear.Span[(0 * 4 + 2) * 25 + i] += 1f; // channel 0, frame 2
+        Assert.Equal(2.0 * 25 / (3 * 3 * 25), VaeTrainer.TemporalDifferenceLoss(smear, video).Item(), 5);
+        // gradient against finite differences
+        var recon = Tensor.Randn(new Rng(5), 1, 2, 3, 2, 2);
+        var target = Tensor.Randn(new Rng(6), 1, 2, 3, 2, 2);
+        var leaf = recon.DetachedLeaf();
+        var g = Autograd.Grad(VaeTrainer.TemporalDifferenceLoss(leaf, target), new[] { leaf })[0];
+        for (int i = 0; i < recon.Numel; i++)
+        {
+            float old = recon.Span[i];
+            recon.Span[i] = old + 1e-2f; double lp = VaeTrainer.TemporalDifferenceLoss(recon, target).Item();
+            recon.Span[i] = old - 1e-2f; double lm = VaeTrainer.TemporalDifferenceLoss(recon, target).Item();
+            recon.Span[i] = old;
+            Assert.Equal((lp - lm) / 2e-2, g.Span[i], 3);
+        }
+        Assert.Throws<ArgumentException>(() => VaeTrainer.TemporalDifferenceLoss(Tensor.Zeros(1, 3, 1, 2, 2), Tensor.Zeros(1, 3, 1, 2, 2)));
+        Assert.Throws<ArgumentException>(() => Vae("vae-tw", 1) with { TemporalWeight = -1 } is var o ? VaeTrainer.Train(o) : null);
+    }
+
+    [Fact]
     public void DitTrainingReducesFlowLossOnAFixedBatch()
     {
         var o = Dit("dit-fit", 30, RandomVae()) with { TrainClips = 1, CaptionDropout = 0 };

@@ -64,7 +64,8 @@ public sealed class TrainVaeCommand : Command
         "  --kl X               KL weight (default 1e-6)\n" +
         "  --base-dim N         Wan VAE base width (default 32: WanVaeConfig.Small)\n" +
         "  --stats-clips N      training clips used to fit latents_mean/std at export\n" +
-        "  --init VAE_DIR       start from this exported VAE's weights (same architecture and sizes) under a fresh schedule\n\n" +
+        "  --init VAE_DIR       start from this exported VAE's weights (same architecture and sizes) under a fresh schedule\n" +
+        "  --temporal-weight X  add X times the MSE of frame-to-frame changes (reconstruction vs clip; default 0)\n\n" +
         "Exports the EMA weights to DIR/vae when --steps is reached.";
 
     public override int Run(Args args, TextWriter output, CancellationToken cancel)
@@ -80,6 +81,7 @@ public sealed class TrainVaeCommand : Command
             Model = o.Model with { BaseDim = args.Int("base-dim", o.Model.BaseDim) },
             StatsClips = args.Int("stats-clips", o.StatsClips),
             InitDirectory = args.String("init"),
+            TemporalWeight = args.Float("temporal-weight", o.TemporalWeight),
         };
         args.EnsureAllUsed(0);
         TrainArgs.Report(output, "vae", VaeTrainer.Train(o, output, cancel));

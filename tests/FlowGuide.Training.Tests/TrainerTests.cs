@@ -112,6 +112,21 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void FreezeEncoderTrainsTheDecoderOnlyAndKeepsTheInitsLatentStatistics()
+    {
+        var first = VaeTrainer.Train(Vae("vae-fe-a", 3));
+        var init = (CompactVae)VideoAutoencoders.Load(first.ExportDirectory!);
+        var o = Vae("vae-fe-b", 3) with { InitDirectory = first.ExportDirectory, FreezeEncoder = true, TemporalWeight = 1 };
+        var r = VaeTrainer.Train(o);
+        var after = (CompactVae)VideoAutoencoders.Load(r.ExportDirectory!);
+        foreach (var (name, t) in init.Encoder.NamedParameters())
+            Assert.Equal(t.Span.ToArray(), after.Encoder.NamedParameters().First(p => p.Key == name).Value.Span.ToArray());
+        Assert.Contains(init.Decoder.NamedParameters(), kv => !kv.Value.Span.ToArray().SequenceEqual(after.Decoder.NamedParameters().First(p => p.Key == kv.Key).Value.Span.ToArray()));
+        Assert.Equal(init.Config.LatentsMean, after.Config.LatentsMean);
+        Assert.Equal(init.Config.LatentsStd, after.Config.LatentsStd);
+    }
+
+    [Fact]
     public void TemporalDifferenceLossIgnoresConstantErrorsAndCountsSmearing()
     {
         var video = Tensor.Randn(new Rng(3), 1, 3, 4, 5, 5);

@@ -56,7 +56,7 @@ public sealed class TrainVaeCommand : Command
 {
     public override string Name => "train vae";
     public override string Summary => "train the video VAE on the motion world (checkpoints, exact resume)";
-    public override IReadOnlySet<string> Flags => new HashSet<string> { "resume" };
+    public override IReadOnlySet<string> Flags => new HashSet<string> { "resume", "freeze-encoder" };
     public override string Usage =>
         "flowguide train vae --out DIR [options]\n\n" + TrainArgs.SharedUsage +
         "  --arch compact|wan   autoencoder: FlowGuide's compact VAE (default) or the Wan2.1 architecture\n" +
@@ -65,7 +65,9 @@ public sealed class TrainVaeCommand : Command
         "  --base-dim N         Wan VAE base width (default 32: WanVaeConfig.Small)\n" +
         "  --stats-clips N      training clips used to fit latents_mean/std at export\n" +
         "  --init VAE_DIR       start from this exported VAE's weights (same architecture and sizes) under a fresh schedule\n" +
-        "  --temporal-weight X  add X times the MSE of frame-to-frame changes (reconstruction vs clip; default 0)\n\n" +
+        "  --temporal-weight X  add X times the MSE of frame-to-frame changes (reconstruction vs clip; default 0)\n" +
+        "  --freeze-encoder     train the decoder only; with --init the export keeps the init's latent statistics, so a\n" +
+        "                       transformer trained on the old latents can use the new decoder\n\n" +
         "Exports the EMA weights to DIR/vae when --steps is reached.";
 
     public override int Run(Args args, TextWriter output, CancellationToken cancel)
@@ -82,6 +84,7 @@ public sealed class TrainVaeCommand : Command
             StatsClips = args.Int("stats-clips", o.StatsClips),
             InitDirectory = args.String("init"),
             TemporalWeight = args.Float("temporal-weight", o.TemporalWeight),
+            FreezeEncoder = args.Flag("freeze-encoder"),
         };
         args.EnsureAllUsed(0);
         TrainArgs.Report(output, "vae", VaeTrainer.Train(o, output, cancel));

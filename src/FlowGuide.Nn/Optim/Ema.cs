@@ -31,6 +31,7 @@ public sealed class Ema
         float d = step is { } n ? (float)Math.Min(Decay, (1.0 + n) / (10.0 + n)) : Decay;
         foreach (var (k, p) in _model.NamedParameters())
         {
+            if (!p.RequiresGrad) continue; // a frozen parameter's average is itself (d s + (1 - d) s can be off by an ulp)
             var s = _shadow[k];
             var v = p.Span;
             for (int i = 0; i < s.Length; i++) s[i] = d * s[i] + (1 - d) * v[i];

@@ -59,6 +59,13 @@ public sealed record VaeTrainingOptions : TrainerOptions
     /// </summary>
     public float TemporalWeight { get; init; }
 
+    /// <summary>
+    /// Train the decoder only: the encoder (and its posterior head) keeps the weights it starts with. With
+    /// <see cref="InitDirectory"/> the exported VAE keeps that folder's latents_mean / latents_std, so it encodes exactly
+    /// as before and a transformer trained on the old latents can use the new decoder as it is.
+    /// </summary>
+    public bool FreezeEncoder { get; init; }
+
     public override void Validate()
     {
         base.Validate();
@@ -92,6 +99,7 @@ public static class VaeTrainer
         var vae = TrainableVae.Create(options, new Rng(options.Seed));
         vae.InitLogVar(options.InitialLogVar);
         if (options.InitDirectory is { } init) InitialiseFrom(vae, init, log);
+        if (options.FreezeEncoder) vae.FreezeEncoder();
         vae.Module.Train();
         var loop = new TrainingLoop("vae", vae.Module, options, log);
         var validation = Enumerable.Range(0, options.ValidationClips)
@@ -215,6 +223,16 @@ public static class VaeTrainer
         }
         var mu = sum.Select(v => v / count).ToArray();
         var std = sq.Select((v, c) => Math.Sqrt(Math.Max(v / count - mu[c] * mu[c], 1e-8))).ToArray();
+        if (options.FreezeEncoder && options.InitDirectory is { } init)
+        {
+            // the encoder did not change: keep the normalisation the old latents were made with
+            (mu, std) = VideoAutoencoders.Load(init) switch
+            {
+                CompactVae c => (c.Config.LatentsMean.ToArray(), c.Config.LatentsStd.ToArray()),
+                WanVae w => (w.Config.LatentsMean.ToArray(), w.Config.LatentsStd.ToArray()),
+                var other => throw new InvalidOperationException($"VaeTrainer: cannot read latent statistics of a {other.GetType().Name}."),
+            };
+        }
         var dir = Path.Combine(options.OutputDirectory, ExportFolder);
         trained.SaveWithStats(dir, mu, std);
         log.WriteLine(TrainingLoop.Invariant($"vae: exported EMA weights to {dir} (latent std {std.Min():F3}..{std.Max():F3} over {options.StatsClips} clips)"));
@@ -252,6 +270,15 @@ internal sealed class TrainableVae
     public Tensor DecodeRaw(Tensor z) => _compact is not null
         ? _compact.DecodeRaw(z, clamp: false)
         : _wan!.Decode(_wan.Normalize(z), clamp: false, chunked: false);
+
+    /// <summary>Turns gradients off for the encoder and its posterior head (compact: Encoder; Wan: Encoder and quant_conv).</summary>
+    public void FreezeEncoder()
+    {
+        var frozen = _compact is not null
+            ? _compact.Encoder.Parameters()
+            : _wan!.Encoder.Parameters().Concat(_wan.QuantConv.Parameters());
+        foreach (var p in frozen) p.RequiresGrad = false;
+    }
 
     /// <summary>Sets the log-variance outputs to the constant <paramref name="logVar"/> (weights zero, bias logVar).</summary>
     public void InitLogVar(float logVar)

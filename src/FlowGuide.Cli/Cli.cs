@@ -18,6 +18,7 @@ public static class Cli
         new GenerateCommand(),
         new TransferCommand(),
         new TrainVaeCommand(),
+        new VaeEvalCommand(),
         new TrainDitCommand(),
         new ModelConvertCommand(),
         new PromptsCommand(),

@@ -45,14 +45,8 @@ public sealed class PromptsCommand : Command
                 throw new UsageException($"--count must be at least {TransferPrompts.TravellingMotions.Count} with --transfer (one source per travelling motion), got {count}");
             return Write(TransferPrompts.Text(count), outPath, o => $"wrote {count} world transfer jobs and 1 real video to {o}", output);
         }
-        var split = splitName switch
-        {
-            "heldout" or "held-out" => WorldSplit.HeldOut,
-            "test" => WorldSplit.Test,
-            "validation" => WorldSplit.Validation,
-            "train" => WorldSplit.Train,
-            _ => throw new UsageException($"--split must be heldout, test, validation or train, got '{splitName}'"),
-        };
+        var split = TransferJobs.ParseSplit(splitName)
+            ?? throw new UsageException($"--split must be heldout, test, validation or train, got '{splitName}'");
         if (count < 1) throw new UsageException($"--count must be at least 1, got {count}");
         var prompts = Select(split, count, out string coverage);
         var sb = new StringBuilder();

@@ -1,7 +1,7 @@
 using System.Globalization;
+using FlowGuide.Cli.Eval;
 using FlowGuide.Models.Video;
 using FlowGuide.Training;
-using FlowGuide.Training.World;
 
 namespace FlowGuide.Cli;
 
@@ -21,14 +21,8 @@ public sealed class VaeEvalCommand : Command
     {
         var dir = args.String("vae") ?? throw new UsageException("give --vae DIR (a VAE folder or a model folder)");
         var splitText = args.String("split", "test").ToLowerInvariant();
-        var split = splitText switch
-        {
-            "test" => WorldSplit.Test,
-            "heldout" or "held-out" => WorldSplit.HeldOut,
-            "validation" => WorldSplit.Validation,
-            "train" => WorldSplit.Train,
-            _ => throw new UsageException($"--split must be test, heldout, validation or train, got '{splitText}'"),
-        };
+        var split = TransferJobs.ParseSplit(splitText)
+            ?? throw new UsageException($"--split must be test, heldout, validation or train, got '{splitText}'");
         long first = args.Int("first", 0);
         int clips = args.Int("clips", 32), frames = args.Int("frames", 17), width = args.Int("width", 64), height = args.Int("height", 64);
         if (first < 0) throw new UsageException($"--first must be >= 0, got {first}");

@@ -90,14 +90,7 @@ public static class TransferJobs
         world = default;
         var parts = text.Split(':');
         if (parts.Length != 3 || !parts[0].Equals("world", StringComparison.OrdinalIgnoreCase)) return false;
-        WorldSplit? split = parts[1].ToLowerInvariant() switch
-        {
-            "heldout" or "held-out" => WorldSplit.HeldOut,
-            "test" => WorldSplit.Test,
-            "validation" => WorldSplit.Validation,
-            "train" => WorldSplit.Train,
-            _ => null,
-        };
+        var split = ParseSplit(parts[1]);
         if (split is null || !long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out long index) || index >= MotionWorld.SplitSize)
             return false;
         world = (split.Value, index);
@@ -107,6 +100,16 @@ public static class TransferJobs
     /// <summary>The reference text of a world clip, as a transfer file writes it.</summary>
     public static string WorldReference(WorldSplit split, long index) =>
         string.Create(CultureInfo.InvariantCulture, $"{WorldPrefix}{SplitName(split)}:{index}");
+
+    /// <summary>A split by its name (case-insensitive; <c>held-out</c> accepted), null when it names none.</summary>
+    public static WorldSplit? ParseSplit(string name) => name.ToLowerInvariant() switch
+    {
+        "heldout" or "held-out" => WorldSplit.HeldOut,
+        "test" => WorldSplit.Test,
+        "validation" => WorldSplit.Validation,
+        "train" => WorldSplit.Train,
+        _ => null,
+    };
 
     /// <summary>The split's name in world references and in <c>flowguide prompts --split</c>.</summary>
     public static string SplitName(WorldSplit split) => split switch

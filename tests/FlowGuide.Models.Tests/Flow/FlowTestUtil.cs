@@ -5,6 +5,21 @@ namespace FlowGuide.Models.Tests.Flow;
 
 internal static class FlowTestUtil
 {
+    /// <summary>
+    /// A fused path against the plain composition it replaces: same shape, every element within tol x (1 + max |expected|);
+    /// the reference must not be all zero.
+    /// </summary>
+    public static void AssertClose(Tensor expected, Tensor actual, double tol, string what)
+    {
+        Assert.Equal(expected.Shape, actual.Shape);
+        var e = expected.Span; var a = actual.Span;
+        double scale = 0;
+        foreach (var v in e) scale = Math.Max(scale, Math.Abs(v));
+        Assert.True(scale > 0, $"{what}: reference is all zero");
+        for (int i = 0; i < e.Length; i++)
+            Assert.True(Math.Abs(e[i] - a[i]) <= tol * (1 + scale), $"{what}[{i}]: plain {e[i]} vs fused {a[i]}");
+    }
+
     /// <summary>../shared/data/flow/mmflow (see <see cref="FlowGuide.TestSupport.RepoPaths"/>).</summary>
     public static string MmflowDir() => ExistingDir(FlowGuide.TestSupport.RepoPaths.SharedData(Path.Combine("flow", "mmflow")));
 

@@ -11,17 +11,6 @@ public sealed class RaftSmallFusedTests
 {
     private static Tensor Randn(ulong seed, params int[] shape) => Tensor.Randn(new Rng(seed), shape);
 
-    private static void AssertClose(Tensor expected, Tensor actual, double tol, string what)
-    {
-        Assert.Equal(expected.Shape, actual.Shape);
-        var e = expected.Span; var a = actual.Span;
-        double scale = 0;
-        foreach (var v in e) scale = Math.Max(scale, Math.Abs(v));
-        Assert.True(scale > 0, $"{what}: reference is all zero");
-        for (int i = 0; i < e.Length; i++)
-            Assert.True(Math.Abs(e[i] - a[i]) <= tol * (1 + scale), $"{what}[{i}]: plain {e[i]} vs fused {a[i]}");
-    }
-
     [Fact]
     public void GruStepMatchesForwardOnTheConcatenatedInputInValueAndGradient()
     {
@@ -41,10 +30,10 @@ public sealed class RaftSmallFusedTests
         var fused = gru.Step(prepared, h, v);
         var fusedGrads = Autograd.Grad(fused.Mul(weights).Sum(), inputs);
 
-        AssertClose(plain, fused, 1e-5, "output");
-        for (int i = 0; i < inputs.Length; i++) AssertClose(plainGrads[i]!, fusedGrads[i]!, 1e-4, $"gradient {i}");
+        FlowTestUtil.AssertClose(plain, fused, 1e-5, "output");
+        for (int i = 0; i < inputs.Length; i++) FlowTestUtil.AssertClose(plainGrads[i]!, fusedGrads[i]!, 1e-4, $"gradient {i}");
         var again = gru.Step(prepared, fused.Detach(), v);
-        AssertClose(gru.Forward(fused.Detach(), Ops.Concat(new[] { c, v }, 1)), again, 1e-5, "second step");
+        FlowTestUtil.AssertClose(gru.Forward(fused.Detach(), Ops.Concat(new[] { c, v }, 1)), again, 1e-5, "second step");
         Assert.Throws<ArgumentException>(() => gru.Prepare(Randn(5, 2, constant + varying + 1, 4, 6)));
     }
 
@@ -123,9 +112,9 @@ public sealed class RaftSmallFusedTests
 
         var plain = PlainLookup(levels, coords, radius: 1, levels: 4);
         var fused = RaftSmall.Lookup(levels, coords, radius: 1, levels: 4);
-        AssertClose(plain, fused, 1e-5, "look-up");
+        FlowTestUtil.AssertClose(plain, fused, 1e-5, "look-up");
         var plainGrads = Autograd.Grad(plain.Mul(weights).Sum(), inputs);
         var fusedGrads = Autograd.Grad(fused.Mul(weights).Sum(), inputs);
-        for (int i = 0; i < inputs.Length; i++) AssertClose(plainGrads[i]!, fusedGrads[i]!, 1e-4, $"gradient {i}");
+        for (int i = 0; i < inputs.Length; i++) FlowTestUtil.AssertClose(plainGrads[i]!, fusedGrads[i]!, 1e-4, $"gradient {i}");
     }
 }

@@ -23,17 +23,6 @@ public sealed class TvL1IterationsTests
         return new[] { state, rhoC, ig, inv };
     }
 
-    private static void AssertClose(Tensor expected, Tensor actual, double tol, string what)
-    {
-        Assert.Equal(expected.Shape, actual.Shape);
-        var e = expected.Span; var a = actual.Span;
-        double scale = 0;
-        foreach (var v in e) scale = Math.Max(scale, Math.Abs(v));
-        Assert.True(scale > 0, $"{what}: reference is all zero");
-        for (int i = 0; i < e.Length; i++)
-            Assert.True(Math.Abs(e[i] - a[i]) <= tol * (1 + scale), $"{what}[{i}]: composed {e[i]} vs fused {a[i]}");
-    }
-
     [Theory]
     [InlineData(0f, 2, 5, 7, 6)]   // (u, v), odd sizes, two batch elements
     [InlineData(0.4f, 1, 6, 4, 9)] // with the brightness field (K = 3)
@@ -51,9 +40,9 @@ public sealed class TvL1IterationsTests
         var fused = TvL1Iterations.Run(xs[0], xs[1], xs[2], xs[3], prm, iterations);
         var fusedGrads = Autograd.Grad(fused.Mul(weights).Sum(), xs);
 
-        AssertClose(composed, fused, 1e-5, "state");
+        FlowTestUtil.AssertClose(composed, fused, 1e-5, "state");
         string[] names = { "state", "rhoC", "ig", "invThreshold" };
-        for (int i = 0; i < xs.Length; i++) AssertClose(composedGrads[i], fusedGrads[i], 1e-4, $"d/d{names[i]}");
+        for (int i = 0; i < xs.Length; i++) FlowTestUtil.AssertClose(composedGrads[i], fusedGrads[i], 1e-4, $"d/d{names[i]}");
     }
 
     [Fact]

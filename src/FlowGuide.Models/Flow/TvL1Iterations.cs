@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using FlowGuide.Tensors;
 using FlowGuide.Tensors.Kernels;
 
@@ -92,6 +93,20 @@ internal static class TvL1Iterations
         }
     }
 
+    /// <summary>The linearised residual rho = rhoC + sum_k ig_k u_k at pixel <paramref name="i"/> (u = the state's first K maps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Residual(ReadOnlySpan<float> u, ReadOnlySpan<float> rhoC, ReadOnlySpan<float> ig, int i, int k, int hw)
+    {
+        float rho = rhoC[i];
+        for (int f = 0; f < k; f++) rho += ig[f * hw + i] * u[f * hw + i];
+        return rho;
+    }
+
+    /// <summary>s x the forward differences of the field at offset <paramref name="u"/>, zero across the last column / row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (float Gx, float Gy) ForwardDifference(ReadOnlySpan<float> s, int u, int i, int x, int y, int w, int h, float scale) =>
+        (x < w - 1 ? scale * (s[u + i + 1] - s[u + i]) : 0f, y < h - 1 ? scale * (s[u + i + w] - s[u + i]) : 0f);
+
     /// <summary>Rows [y0, y1) of u' = u - c LT ig + theta div p (reads p only, and u at its own pixel: in place).</summary>
     private static void Primal(Span<float> s, ReadOnlySpan<float> rhoC, ReadOnlySpan<float> ig, ReadOnlySpan<float> invT, Parameters prm, int h, int w, int y0, int y1)
     {
@@ -101,9 +116,7 @@ internal static class TvL1Iterations
             for (int x = 0; x < w; x++)
             {
                 int i = y * w + x;
-                float rho = rhoC[i];
-                for (int f = 0; f < k; f++) rho += ig[f * hw + i] * s[f * hw + i];
-                float c = Math.Clamp(rho * invT[i], -1f, 1f);
+                float c = Math.Clamp(Residual(s, rhoC, ig, i, k, hw) * invT[i], -1f, 1f);
                 for (int f = 0; f < k; f++)
                 {
                     int px = (k + 2 * f) * hw, py = px + hw;
@@ -127,8 +140,7 @@ internal static class TvL1Iterations
                 for (int x = 0; x < w; x++)
                 {
                     int i = y * w + x;
-                    float gx = x < w - 1 ? gs * (s[u + i + 1] - s[u + i]) : 0f;
-                    float gy = y < h - 1 ? gs * (s[u + i + w] - s[u + i]) : 0f;
+                    var (gx, gy) = ForwardDifference(s, u, i, x, y, w, h, gs);
                     float m = MathF.Sqrt(gx * gx + gy * gy + MagnitudeEps) + 1f;
                     s[px + i] = (s[px + i] + gx) / m;
                     s[py + i] = (s[py + i] + gy) / m;
@@ -216,8 +228,7 @@ internal static class TvL1Iterations
                 for (int x = 0; x < w; x++)
                 {
                     int i = y * w + x;
-                    float gx = x < w - 1 ? gsc * (after[u + i + 1] - after[u + i]) : 0f;
-                    float gy = y < h - 1 ? gsc * (after[u + i + w] - after[u + i]) : 0f;
+                    var (gx, gy) = ForwardDifference(after, u, i, x, y, w, h, gsc);
                     float r = MathF.Sqrt(gx * gx + gy * gy + MagnitudeEps), m = r + 1f;
                     float qx = before[px + i] + gx, qy = before[py + i] + gy;
                     float gpx = g[px + i], gpy = g[py + i];
@@ -282,8 +293,7 @@ internal static class TvL1Iterations
         float lt = prm.LambdaTheta;
         for (int i = y0 * w; i < y1 * w; i++)
         {
-            float rho = rhoC[i];
-            for (int f = 0; f < k; f++) rho += ig[f * hw + i] * before[f * hw + i];
+            float rho = Residual(before, rhoC, ig, i, k, hw);
             float a = rho * invT[i], c = Math.Clamp(a, -1f, 1f);
             float dc = 0f;
             for (int f = 0; f < k; f++)

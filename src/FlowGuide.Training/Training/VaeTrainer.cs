@@ -203,6 +203,19 @@ public static class VaeTrainer
     /// <summary>Fits per-channel latents_mean / latents_std on training clips and writes OUT/vae.</summary>
     private static string Export(TrainableVae trained, VaeTrainingOptions options, TextWriter log)
     {
+        // a frozen encoder did not change: keep the normalisation the old latents were made with
+        bool keep = options.FreezeEncoder && options.InitDirectory is not null;
+        var (mu, std) = keep ? InitLatentStats(options.InitDirectory!) : FitLatentStats(trained, options);
+        var dir = Path.Combine(options.OutputDirectory, ExportFolder);
+        trained.SaveWithStats(dir, mu, std);
+        string source = keep ? $"kept from {options.InitDirectory}" : $"over {options.StatsClips} clips";
+        log.WriteLine(TrainingLoop.Invariant($"vae: exported EMA weights to {dir} (latent std {std.Min():F3}..{std.Max():F3} {source})"));
+        return dir;
+    }
+
+    /// <summary>Per-channel mean and std of the posterior means of the first StatsClips training clips.</summary>
+    private static (double[] Mean, double[] Std) FitLatentStats(TrainableVae trained, VaeTrainingOptions options)
+    {
         int z = trained.Autoencoder.LatentChannels;
         var sum = new double[z];
         var sq = new double[z];
@@ -222,22 +235,16 @@ public static class VaeTrainer
             }
         }
         var mu = sum.Select(v => v / count).ToArray();
-        var std = sq.Select((v, c) => Math.Sqrt(Math.Max(v / count - mu[c] * mu[c], 1e-8))).ToArray();
-        if (options.FreezeEncoder && options.InitDirectory is { } init)
-        {
-            // the encoder did not change: keep the normalisation the old latents were made with
-            (mu, std) = VideoAutoencoders.Load(init) switch
-            {
-                CompactVae c => (c.Config.LatentsMean.ToArray(), c.Config.LatentsStd.ToArray()),
-                WanVae w => (w.Config.LatentsMean.ToArray(), w.Config.LatentsStd.ToArray()),
-                var other => throw new InvalidOperationException($"VaeTrainer: cannot read latent statistics of a {other.GetType().Name}."),
-            };
-        }
-        var dir = Path.Combine(options.OutputDirectory, ExportFolder);
-        trained.SaveWithStats(dir, mu, std);
-        log.WriteLine(TrainingLoop.Invariant($"vae: exported EMA weights to {dir} (latent std {std.Min():F3}..{std.Max():F3} over {options.StatsClips} clips)"));
-        return dir;
+        return (mu, sq.Select((v, c) => Math.Sqrt(Math.Max(v / count - mu[c] * mu[c], 1e-8))).ToArray());
     }
+
+    /// <summary>latents_mean / latents_std of an exported VAE folder.</summary>
+    private static (double[] Mean, double[] Std) InitLatentStats(string directory) => VideoAutoencoders.Load(directory) switch
+    {
+        CompactVae c => (c.Config.LatentsMean.ToArray(), c.Config.LatentsStd.ToArray()),
+        WanVae w => (w.Config.LatentsMean.ToArray(), w.Config.LatentsStd.ToArray()),
+        var other => throw new InvalidOperationException($"VaeTrainer: cannot read latent statistics of a {other.GetType().Name}."),
+    };
 
     /// <summary>[3, F, H, W] -> [1, 3, F, H, W].</summary>
     internal static Tensor Batch(Tensor clip) => clip.Reshape(new[] { 1 }.Concat(clip.Shape.ToArray()).ToArray());

@@ -84,13 +84,13 @@ public sealed record MotionPromptOptions
     /// During the differentiated call, the fraction of the transformer's blocks that run checkpointed, counted from the
     /// first and rounded up, on a model with per-block checkpointing (<see cref="FlowGuide.Models.Wan.WanTransformer3D.CheckpointBlocks"/>;
     /// restored afterwards): 0 none, 1 every block. A checkpointed block holds only its input instead of its
-    /// activations, for one more forward of it in the backward pass; the gradient is the same either way. Default 1/3
-    /// (2 of the shipped model's 6 blocks), chosen by measurement (docs/benchmarks.md): on the shipped model every
-    /// uncheckpointed block saves about 0.08x plain generation time and costs about 15-27 MiB (0.2-0.4x plain peak);
-    /// none checkpointed reaches 3.7x plain peak, 1/3 stays at 2.36x (issue 10 allows 2.5x) and is the fastest setting
-    /// that does. Raise it for larger videos or models, where activations outgrow the decoder's share of the peak.
+    /// activations, for one more forward of it in the backward pass; the gradient is the same either way. Default 0,
+    /// chosen by measurement (docs/benchmarks.md): since the backward pass gives gradient buffers back as it goes, the
+    /// shipped model with no block checkpointed peaks at 2.3x plain generation's memory (issue 10 allows 2.5x) and is
+    /// the fastest setting. Raise it for larger videos or models (Wan2.1 1.3B: 1), where the blocks' activations
+    /// outgrow the rest of the peak.
     /// </summary>
-    public double CheckpointFraction { get; init; } = 1.0 / 3;
+    public double CheckpointFraction { get; init; }
 
     /// <summary>
     /// Hand the loop the step's guided velocity with the optimised prompt, computed from the unconditional velocity the

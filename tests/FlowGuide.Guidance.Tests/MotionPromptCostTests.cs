@@ -127,8 +127,9 @@ public class MotionPromptCostTests
         Assert.Equal(2, MotionPromptHook.CheckpointedBlocks(6, 1.0 / 3));
         Assert.Equal(3, MotionPromptHook.CheckpointedBlocks(6, 0.5));
         Assert.Equal(6, MotionPromptHook.CheckpointedBlocks(6, 1));
-        Assert.Equal(2, MotionPromptHook.CheckpointedBlocks(6, new MotionPromptOptions().CheckpointFraction)); // the default on the shipped model
-        Assert.Equal(10, MotionPromptHook.CheckpointedBlocks(30, new MotionPromptOptions().CheckpointFraction));
+        Assert.Equal(0, MotionPromptHook.CheckpointedBlocks(6, new MotionPromptOptions().CheckpointFraction)); // the default: none
+        Assert.Equal(2, MotionPromptHook.CheckpointedBlocks(6, 1.0 / 3));
+        Assert.Equal(10, MotionPromptHook.CheckpointedBlocks(30, 1.0 / 3));
     }
 
     /// <summary>A velocity model that counts the samples (batch rows) it is asked for.</summary>

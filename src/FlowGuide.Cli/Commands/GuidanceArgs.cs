@@ -49,8 +49,8 @@ internal static class GuidanceArgs
         "  --motionprompt-optimizer NAME  adam (default, kept through the window) or sgd\n" +
         "  --motionprompt-tv sum|mean TV summed over pixels (default, the paper's formula) or averaged\n" +
         "  --motionprompt-flow NAME   classical (default: the settings the discriminator was trained with) or learned (RAFT-small)\n" +
-        "  --motionprompt-checkpoint F  fraction of transformer blocks checkpointed in the differentiated pass (default 1/3;\n" +
-        "                      1: least memory, 0: fastest)\n" +
+        "  --motionprompt-checkpoint F  fraction of transformer blocks checkpointed in the differentiated pass (default 0:\n" +
+        "                      fastest; 1: least memory, for large models such as Wan2.1)\n" +
         "  --motionprompt-no-checkpointing  keep all transformer activations for the backward pass (--motionprompt-checkpoint 0)\n";
 
     /// <summary>Reads the options; returns the hooks to pass to the pipeline (empty for none) and their metadata.</summary>

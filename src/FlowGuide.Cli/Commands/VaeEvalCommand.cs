@@ -48,6 +48,25 @@ public sealed class VaeEvalCommand : Command
         output.WriteLine($"{"PSNR (dB)",-16} {F(all.Mean),7} {F(all.Median),7} {F(all.Min),7} {F(all.Max),7}");
         output.WriteLine($"{"moving PSNR",-16} {F(moving.Mean),7} {F(moving.Median),7} {F(moving.Min),7} {F(moving.Max),7}");
         output.WriteLine($"moving pixels: {(scores.Average(s => s.MovingFraction) * 100).ToString("F1", CultureInfo.InvariantCulture)}% on average; {scores.Count(s => double.IsNaN(s.MovingPsnr))} clip(s) without any");
+
+        // where the error is: by background pattern and by what moves (camera pan, the subject's speed)
+        var specs = scores.ToDictionary(s => s.Index, s => FlowGuide.Training.World.MotionWorld.Sample(s.Index, split, frames, width, height));
+        string Motion(long i)
+        {
+            var spec = specs[i];
+            if (spec.Pan is not null) return "camera pan";
+            var m = spec.Shapes[spec.Subject].Motion;
+            return m.Kind == FlowGuide.Training.World.MotionKind.Still ? "still subject" : $"{m.Speed.ToString().ToLowerInvariant()} subject";
+        }
+        void Breakdown(string title, Func<long, string> key)
+        {
+            output.WriteLine();
+            output.WriteLine($"{title,-16} {"clips",5} {"PSNR",7} {"moving",7}");
+            foreach (var g in scores.GroupBy(s => key(s.Index)).OrderBy(g => g.Key, StringComparer.Ordinal))
+                output.WriteLine($"{g.Key,-16} {g.Count(),5} {F(g.Average(s => s.Psnr)),7} {F(Stats(g.Select(s => s.MovingPsnr)).Mean),7}");
+        }
+        Breakdown("background", i => specs[i].Background.Kind.ToString().ToLowerInvariant());
+        Breakdown("motion", Motion);
         return 0;
     }
 }

@@ -132,10 +132,19 @@ public static class Autograd
             if (rel) relevant.Add(t);
         }
 
-        // 3. Sweep in reverse topological order.
+        // 3. Sweep in reverse topological order. Gradient buffers this pass allocates go back to the pool as soon as
+        //    nothing can read them any more (see GradientBuffers), so the pass holds about one layer's gradients at a
+        //    time instead of all of them until the garbage collector runs.
+        var buffers = new GradientBuffers(Storage.LastId);
+        foreach (var rg in rootGrads) buffers.Pin(rg);
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < roots.Length; i++)
-            grads[roots[i]] = grads.TryGetValue(roots[i], out var g0) ? Accumulate(g0, rootGrads[i]) : rootGrads[i];
+        {
+            if (grads.Remove(roots[i], out var g0)) buffers.Drop(g0);
+            var v = g0 is null ? rootGrads[i] : Accumulate(g0, rootGrads[i]);
+            grads[roots[i]] = v;
+            buffers.Hold(v);
+        }
 
         var saved = _current;
         _current = ctx;
@@ -145,28 +154,73 @@ public static class Autograd
             for (int k = order.Count - 1; k >= 0; k--)
             {
                 var t = order[k];
-                if (!grads.Remove(t, out var g) || !relevant.Contains(t)) continue;
-                if (ctx.IsTarget(t)) ctx.OnTargetGrad(t, g);
+                if (!grads.Remove(t, out var g)) continue;
+                buffers.Drop(g);
+                if (!relevant.Contains(t)) { buffers.ReleaseIfDead(g); continue; }
+                if (ctx.IsTarget(t)) { buffers.Pin(g); ctx.OnTargetGrad(t, g); }
                 var node = t.GradFn;
-                if (node is null) continue;
+                if (node is null) { buffers.ReleaseIfDead(g); continue; }
                 var inputs = node.Inputs;
                 var needs = new bool[inputs.Length];
                 bool anyNeeded = false;
                 for (int i = 0; i < inputs.Length; i++) anyNeeded |= needs[i] = inputs[i].RequiresGrad && relevant.Contains(inputs[i]);
-                if (!anyNeeded) continue;
+                if (!anyNeeded) { buffers.ReleaseIfDead(g); continue; }
                 var inGrads = node.Backward!(g, needs);
+                var consumed = new List<Tensor> { g };
                 for (int i = 0; i < inputs.Length; i++)
                 {
-                    if (!needs[i] || i >= inGrads.Length || inGrads[i] is not { } gi) continue;
-                    gi = Ops.SumToShape(gi, inputs[i].Shape, node.Op);
-                    grads[inputs[i]] = grads.TryGetValue(inputs[i], out var prev) ? Accumulate(prev, gi) : gi;
+                    if (!needs[i] || i >= inGrads.Length || inGrads[i] is not { } raw) continue;
+                    var gi = Ops.SumToShape(raw, inputs[i].Shape, node.Op);
+                    if (!ReferenceEquals(gi, raw)) consumed.Add(raw);
+                    if (grads.Remove(inputs[i], out var prev))
+                    {
+                        buffers.Drop(prev);
+                        consumed.Add(prev);
+                        consumed.Add(gi);
+                        gi = Accumulate(prev, gi);
+                    }
+                    grads[inputs[i]] = gi;
+                    buffers.Hold(gi);
                 }
+                foreach (var c in consumed) buffers.ReleaseIfDead(c);
                 if (!retainGraph) node.Release();
             }
         }
         finally
         {
             _current = saved;
+        }
+    }
+
+    /// <summary>
+    /// Which gradient buffers a backward pass may give back to the pool early. A buffer is released once it is (a)
+    /// created during this pass (storage id above the pass's start, so never a forward activation, a leaf's
+    /// <see cref="Tensor.Grad"/> or a gradient the caller passed in), (b) never handed to a target's sink (the caller
+    /// keeps those: <see cref="Grad"/>'s results, checkpoint segments' input gradients), and (c) held by no pending
+    /// gradient. Ops pass gradients through by reference (Add gives both inputs the same tensor, Reshape a view of
+    /// it), so the count is per storage, not per tensor. An op that kept a gradient it was given beyond its backward call
+    /// would read a released buffer, which throws rather than reading another tensor's data.
+    /// </summary>
+    private sealed class GradientBuffers(long createdAfter)
+    {
+        private readonly Dictionary<Storage, int> _pending = new(ReferenceEqualityComparer.Instance);
+        private readonly HashSet<Storage> _pinned = new(ReferenceEqualityComparer.Instance);
+
+        public void Pin(Tensor t) => _pinned.Add(t.Storage);
+
+        public void Hold(Tensor t) => _pending[t.Storage] = _pending.GetValueOrDefault(t.Storage) + 1;
+
+        public void Drop(Tensor t)
+        {
+            if (!_pending.TryGetValue(t.Storage, out int n)) return;
+            if (n <= 1) _pending.Remove(t.Storage); else _pending[t.Storage] = n - 1;
+        }
+
+        public void ReleaseIfDead(Tensor t)
+        {
+            var s = t.Storage;
+            if (s.Id <= createdAfter || s.IsReleased || _pinned.Contains(s) || _pending.ContainsKey(s)) return;
+            s.Release();
         }
     }
 }

@@ -6,6 +6,7 @@ namespace FlowGuide.Tensors;
 /// </summary>
 internal sealed class Storage
 {
+    private static long _nextId;
     private float[]? _array;
     internal TensorScope? Scope;
 
@@ -13,7 +14,14 @@ internal sealed class Storage
     {
         _array = array;
         Pooled = pooled;
+        Id = Interlocked.Increment(ref _nextId);
     }
+
+    /// <summary>Creation order: a storage with an id above <see cref="LastId"/> read at some moment was created after it.</summary>
+    public long Id { get; }
+
+    /// <summary>The id of the most recently created storage.</summary>
+    public static long LastId => Interlocked.Read(ref _nextId);
 
     public bool Pooled { get; }
 

@@ -18,6 +18,57 @@ public static class Cases
         }
     }
 
+    /// <summary>
+    /// The shipped transformer's linear layers (y = x W^T, W [N, K] row-major) at the row counts of a batch of one
+    /// (320 tokens), a CFG batch of two (640) and the text context (32): whether a batch of one pays a fixed cost
+    /// (packing the weight) that a batch of two shares.
+    /// </summary>
+    public static IEnumerable<BenchResult> Linear()
+    {
+        foreach (var (k, n) in new[] { (256, 256), (256, 1024), (1024, 256) })
+            foreach (var m in new[] { 32, 320, 640 })
+            {
+                var x = Rand(1, m, k); var w = Rand(2, n, k); var y = new float[m * n];
+                yield return Harness.Measure($"linear {m}x{k} -> {n}", "managed", () =>
+                    FlowGuide.Tensors.Kernels.Gemm.SgemmManaged(false, true, m, n, k, 1f, x, k, w, k, 0f, y, n), 2.0 * m * n * k);
+            }
+    }
+
+    /// <summary>
+    /// The non-GEMM ops of one transformer block at the shipped model's batch-of-one size ([1, 320, 256], 4 heads x 64),
+    /// forward only, no tape: what a block spends outside its matrix products.
+    /// </summary>
+    public static IEnumerable<BenchResult> BlockOps()
+    {
+        var rng = new Rng(0);
+        var x = Tensor.Randn(rng, 1, 320, 256);
+        var x2 = Tensor.Randn(rng, 1, 320, 256);
+        var row = Tensor.Randn(rng, 1, 1, 256);
+        var heads = Tensor.Randn(rng, 1, 320, 4, 64);
+        var q = Tensor.Randn(rng, 1, 4, 320, 64);
+        var (cos, sin) = Ops.RopeFrequencies(5, 8, 8, 64);
+        var ops = new (string Name, Func<Tensor> Op)[]
+        {
+            ("add", () => Ops.Add(x, x2)),
+            ("mul by [1,1,256]", () => Ops.Mul(x, row)),
+            ("add [1,1,256]", () => Ops.Add(x, row)),
+            ("add scalar", () => Ops.AddScalar(x, 1f)),
+            ("layernorm", () => Ops.LayerNorm(x, 256, null, null, 1e-6f)),
+            ("gelu [1,320,1024]", () => Ops.Gelu(Ops.Reshape(Ops.Concat(new[] { x, x2, x, x2 }, 2), 1, 320, 1024))),
+            ("concat to [1,320,1024] (part of the gelu case)", () => Ops.Concat(new[] { x, x2, x, x2 }, 2)),
+            ("permute [1,320,4,64] -> [1,4,320,64]", () => Ops.Permute(heads, 0, 2, 1, 3)),
+            ("rope [1,4,320,64]", () => Ops.ApplyRope(q, cos, sin)),
+            ("attention 4 heads 320x320x64", () => Ops.ScaledDotProductAttention(q, q, q)),
+        };
+        foreach (var (name, op) in ops)
+            yield return Harness.Measure($"block op {name}", "flowguide", () =>
+            {
+                using var _ = GradMode.NoGrad();
+                using var scope = new TensorScope();
+                op();
+            });
+    }
+
     public static IEnumerable<BenchResult> Attention()
     {
         var rng = new Rng(0);

@@ -40,6 +40,8 @@ foreach (var c in cases)
     IEnumerable<BenchResult> results = c switch
     {
         "gemm" => Cases.Gemm(quick),
+        "linear" => Cases.Linear(),
+        "blockops" => Cases.BlockOps(),
         "attention" => Cases.Attention(),
         "conv3d" => Cases.Conv3d(),
         "block" => Cases.Block(),

@@ -60,7 +60,11 @@ public class MotionPromptSplitCfgTests
         var actual = hook.Tokens!.ToArray();
         double maxStep = t0.ToArray().Zip(expected, (a, b) => Math.Abs(a - b)).Max();
         Assert.True(maxStep > 1e-4, $"the token step {maxStep} is too small to compare");
+        // The two routes differ only by float rounding (a model batch of one against two), but TV-L1's thresholding and
+        // the decoder's clamp are piecewise: a rounding-level change flips a few pixels' branches and moves the gradient
+        // by up to a few tenths of a percent (0.17% seen after a change of the GELU kernel's last bits). A wrong split
+        // (a missing unconditional half, a wrong scale) moves it by tens of percent.
         for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-3 * maxStep + 1e-6, $"token element {i}: {actual[i]} vs {expected[i]} (step {maxStep})");
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 5e-3 * maxStep + 1e-6, $"token element {i}: {actual[i]} vs {expected[i]} (step {maxStep})");
     }
 }

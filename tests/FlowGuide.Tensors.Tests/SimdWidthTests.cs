@@ -106,6 +106,56 @@ public class SimdWidthTests
         }
     }
 
+    /// <summary>Inputs for the activations: ordinary values, the tails where exp saturates, zeros, infinities and NaN.</summary>
+    private static float[] ActivationInputs(int seed, int n)
+    {
+        var x = Uniform(seed, -12f, 12f, Math.Max(1, n)).ToArray()[..n];
+        var special = new[] { 0f, -0f, 60f, -60f, 100f, -100f, float.NaN, 1e-20f, -3.5f };
+        for (int i = 0; i < Math.Min(n, special.Length); i++) x[(i * 7) % n] = special[i];
+        return x;
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public unsafe void ActivationPassesEveryWidthMatchScalarTwins(int bits)
+    {
+        var kind = Kind(bits);
+        foreach (int n in new[] { 0, 1, 3, 4, 5, 8, 9, 15, 16, 17, 33, 130, 1000 })
+        {
+            var x = ActivationInputs(n + 11, n);
+            var g = Randn(n + 12, Math.Max(1, n)).ToArray()[..n];
+            var y = new float[n];
+            fixed (float* px = x, py = y) Activations.Gelu(kind, px, py, n);
+            AssertSameExp(x.Select(Activations.GeluScalar).ToArray(), y, $"{kind} Gelu n={n}");
+            fixed (float* px = x, py = y) Activations.Silu(kind, px, py, n);
+            AssertSameExp(x.Select(Activations.SiluScalar).ToArray(), y, $"{kind} Silu n={n}");
+            fixed (float* px = x, pg = g, py = y) Activations.GeluBackward(kind, px, pg, py, n);
+            AssertSameExp(x.Select((v, i) => Activations.GeluBackwardScalar(v, g[i])).ToArray(), y, $"{kind} GeluBackward n={n}");
+            fixed (float* px = x, pg = g, py = y) Activations.SiluBackward(kind, px, pg, py, n);
+            AssertSameExp(x.Select((v, i) => Activations.SiluBackwardScalar(v, g[i])).ToArray(), y, $"{kind} SiluBackward n={n}");
+            // in place: the output may be the input
+            var inPlace = (float[])x.Clone();
+            fixed (float* pp = inPlace) Activations.Gelu(kind, pp, pp, n);
+            AssertSameExp(x.Select(Activations.GeluScalar).ToArray(), inPlace, $"{kind} Gelu in place n={n}");
+        }
+    }
+
+    [Fact]
+    public void ActivationScalarTwinsTrackTheDefinitions()
+    {
+        // against the textbook forms in double precision: 0.5 x (1 + tanh(c (x + a x^3))) and x / (1 + e^-x), and their derivatives
+        foreach (float v in Uniform(5, -10f, 10f, 4096).ToArray().Concat(new[] { 0f, 1e-3f, -1e-3f, 30f, -30f }))
+        {
+            double x = v, c = 0.7978845608028654, a = 0.044715, th = Math.Tanh(c * (x + a * x * x * x));
+            double gelu = 0.5 * x * (1 + th), dgelu = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * c * (1 + 3 * a * x * x);
+            double sig = 1 / (1 + Math.Exp(-x)), silu = x * sig, dsilu = sig * (1 + x * (1 - sig));
+            Assert.True(Math.Abs(Activations.GeluScalar(v) - gelu) <= 2e-6 * Math.Abs(gelu) + 1e-7, $"gelu({v}) = {Activations.GeluScalar(v)}, expected {gelu}");
+            Assert.True(Math.Abs(Activations.SiluScalar(v) - silu) <= 2e-6 * Math.Abs(silu) + 1e-7, $"silu({v}) = {Activations.SiluScalar(v)}, expected {silu}");
+            Assert.True(Math.Abs(Activations.GeluBackwardScalar(v, 1f) - dgelu) <= 2e-6 * Math.Abs(dgelu) + 1e-6, $"gelu'({v}) = {Activations.GeluBackwardScalar(v, 1f)}, expected {dgelu}");
+            Assert.True(Math.Abs(Activations.SiluBackwardScalar(v, 1f) - dsilu) <= 2e-6 * Math.Abs(dsilu) + 1e-6, $"silu'({v}) = {Activations.SiluBackwardScalar(v, 1f)}, expected {dsilu}");
+        }
+    }
+
     [Fact]
     public void ExpScalarTracksMathFExp()
     {

@@ -52,7 +52,7 @@ internal static class TrainArgs
 }
 
 /// <summary><c>flowguide train vae</c>: trains the small Wan VAE on the motion world (see docs/training.md).</summary>
-public sealed class TrainVaeCommand : Command
+public sealed partial class TrainVaeCommand : Command
 {
     public override string Name => "train vae";
     public override string Summary => "train the video VAE on the motion world (checkpoints, exact resume)";
@@ -66,6 +66,10 @@ public sealed class TrainVaeCommand : Command
         "  --stats-clips N      training clips used to fit latents_mean/std at export\n" +
         "  --init VAE_DIR       start from this exported VAE's weights (same architecture and sizes) under a fresh schedule\n" +
         "  --temporal-weight X  add X times the MSE of frame-to-frame changes (reconstruction vs clip; default 0)\n" +
+        "  --temporal-factor N  compact VAE: video frames per latent frame after the first (default 4; 1 codes every frame alone)\n" +
+        "  --z-dim N            compact VAE: latent channels (default 16)\n" +
+        "  --channels A,B,C     compact VAE: widths per level, full resolution first (default 48,96,128: 4x spatial)\n" +
+        "  --res-blocks N       compact VAE: residual blocks per level (default 1)\n" +
         "  --freeze-encoder     train the decoder only; with --init the export keeps the init's latent statistics, so a\n" +
         "                       transformer trained on the old latents can use the new decoder\n\n" +
         "Exports the EMA weights to DIR/vae when --steps is reached.";
@@ -85,10 +89,40 @@ public sealed class TrainVaeCommand : Command
             InitDirectory = args.String("init"),
             TemporalWeight = args.Float("temporal-weight", o.TemporalWeight),
             FreezeEncoder = args.Flag("freeze-encoder"),
+            Compact = CompactConfig(args, o.Compact),
         };
         args.EnsureAllUsed(0);
         TrainArgs.Report(output, "vae", VaeTrainer.Train(o, output, cancel));
         return 0;
+    }
+}
+
+public sealed partial class TrainVaeCommand
+{
+    /// <summary>The compact VAE's layout from --temporal-factor, --z-dim, --channels and --res-blocks (each defaults to <paramref name="d"/>'s).</summary>
+    internal static FlowGuide.Models.Video.CompactVaeConfig CompactConfig(Args args, FlowGuide.Models.Video.CompactVaeConfig d)
+    {
+        int z = args.Int("z-dim", d.ZDim);
+        if (z < 1) throw new UsageException($"--z-dim must be at least 1, got {z}");
+        int tf = args.Int("temporal-factor", d.TemporalFactor);
+        if (tf < 1) throw new UsageException($"--temporal-factor must be at least 1, got {tf}");
+        int res = args.Int("res-blocks", d.NumResBlocks);
+        if (res < 0) throw new UsageException($"--res-blocks must be 0 or more, got {res}");
+        var channels = d.Channels;
+        if (args.String("channels") is { } text)
+        {
+            var parts = text.Split(',', StringSplitOptions.TrimEntries);
+            channels = new int[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+                if (!int.TryParse(parts[i], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out channels[i]) || channels[i] < 1)
+                    throw new UsageException($"--channels must be positive widths separated by commas (e.g. 48,96,128), got '{text}'");
+        }
+        return d with
+        {
+            ZDim = z, TemporalFactor = tf, NumResBlocks = res, Channels = channels,
+            LatentsMean = z == d.ZDim ? d.LatentsMean : new double[z],
+            LatentsStd = z == d.ZDim ? d.LatentsStd : Enumerable.Repeat(1.0, z).ToArray(),
+        };
     }
 }
 
@@ -102,6 +136,7 @@ public sealed class TrainDitCommand : Command
         "flowguide train dit --vae VAE_DIR --out DIR [options]\n\n" + TrainArgs.SharedUsage +
         "  --vae DIR            trained VAE folder (e.g. the vae/ a 'train vae' run exported); frozen\n" +
         "  --layers N           transformer layers (default 6; width 256 = 4 heads x 64)\n" +
+        "  --patch T,H,W        patch size over latent frames, rows, columns (default 1,2,2); in/out channels follow the VAE\n" +
         "  --caption-dropout X  probability of the empty prompt (default 0.1)\n" +
         "  --latent-cache DIR   where encoded latents are cached (default DIR/latents)\n" +
         "  --init MODEL_DIR     start from this model folder's transformer and text encoder (same sizes) under a fresh schedule\n" + FlowLossArgs.TrainUsage + "\n" +
@@ -114,7 +149,10 @@ public sealed class TrainDitCommand : Command
         var o = TrainArgs.Read(args, new DitTrainingOptions { OutputDirectory = TrainArgs.Out(args), VaeDirectory = vae });
         o = o with
         {
-            Model = o.Model with { NumLayers = args.Int("layers", o.Model.NumLayers) },
+            Model = o.Model with
+            {
+                NumLayers = args.Int("layers", o.Model.NumLayers), PatchSize = Patch(args, o.Model.PatchSize),
+            },
             CaptionDropout = args.Float("caption-dropout", o.CaptionDropout),
             LatentCacheDirectory = args.String("latent-cache"),
             InitDirectory = args.String("init"),
@@ -122,7 +160,22 @@ public sealed class TrainDitCommand : Command
         var flow = FlowLossArgs.ReadTrain(args);
         o = o with { FlowLoss = flow, FlowValidation = FlowLossArgs.ReadValidation(args, flow is null ? 0 : 4) };
         args.EnsureAllUsed(0);
+        // the transformer's input and output channels follow the VAE's latent channels
+        if (!Directory.Exists(vae)) throw new DirectoryNotFoundException($"--vae folder '{vae}' does not exist.");
+        int latentChannels = FlowGuide.Models.Video.VideoAutoencoders.LoadFrozen(vae).LatentChannels;
+        o = o with { Model = o.Model with { InChannels = latentChannels, OutChannels = latentChannels } };
         TrainArgs.Report(output, "dit", DitTrainer.Train(o, output, cancel));
         return 0;
+    }
+
+    /// <summary>--patch T,H,W, each a positive integer.</summary>
+    internal static (int T, int H, int W) Patch(Args args, (int T, int H, int W) d)
+    {
+        if (args.String("patch") is not { } text) return d;
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var v = new int[3];
+        if (parts.Length != 3 || !parts.Select((p, i) => int.TryParse(p, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out v[i]) && v[i] > 0).All(ok => ok))
+            throw new UsageException($"--patch must be three positive integers T,H,W (e.g. 1,2,2), got '{text}'");
+        return (v[0], v[1], v[2]);
     }
 }

@@ -56,26 +56,11 @@ public static class Unary
             case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(x, y); break;
             case UnaryOp.Relu: TensorPrimitives.Max(x, 0f, y); break;
             case UnaryOp.Silu:
-                {
-                    // A temporary keeps x intact when y aliases x (in-place use).
-                    Span<float> s = stackalloc float[x.Length];
-                    TensorPrimitives.Sigmoid(x, s);
-                    TensorPrimitives.Multiply(x, s, y);
-                    break;
-                }
+                unsafe { fixed (float* px = x, py = y) Activations.Silu(px, py, x.Length); } // one fused pass; y may alias x
+                break;
             case UnaryOp.Gelu:
-                {
-                    // 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = c (x + a x^3). The sigmoid form has no cancellation for
-                    // negative x, where 1 + tanh(u) loses every significant digit.
-                    Span<float> u = stackalloc float[x.Length];
-                    TensorPrimitives.Multiply(x, x, u);                 // x^2
-                    TensorPrimitives.Multiply(u, GeluA, u); TensorPrimitives.Add(u, 1f, u); // 1 + a x^2
-                    TensorPrimitives.Multiply(u, x, u);                 // x + a x^3
-                    TensorPrimitives.Multiply(u, 2f * GeluC, u);        // 2u
-                    TensorPrimitives.Sigmoid(u, u);
-                    TensorPrimitives.Multiply(u, x, y);
-                    break;
-                }
+                unsafe { fixed (float* px = x, py = y) Activations.Gelu(px, py, x.Length); } // x sigmoid(2u): no cancellation for x < 0
+                break;
             default: throw new ArgumentOutOfRangeException(nameof(op));
         }
     }
@@ -107,45 +92,22 @@ public static class Unary
         for (int i = 0; i < src.Length; i++) dst[i] = Apply(op, src[i]);
     }
 
-    /// <summary>dst = g * silu'(x), silu'(x) = s (1 + x (1 - s)) with s = sigmoid(x). dst must not alias x or g.</summary>
-    public static void SiluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> dst)
-    {
+    /// <summary>dst = g * silu'(x), silu'(x) = s (1 + x (1 - s)) with s = sigmoid(x), one fused pass (<see cref="Activations"/>). dst may alias x or g.</summary>
+    public static void SiluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> dst) =>
         ChunkedPar(x, g, dst, static (xc, gc, dc) =>
         {
-            Span<float> s = stackalloc float[xc.Length];
-            TensorPrimitives.Sigmoid(xc, s);
-            TensorPrimitives.Subtract(1f, s, dc);        // 1 - s
-            TensorPrimitives.Multiply(dc, xc, dc); TensorPrimitives.Add(dc, 1f, dc); // 1 + x (1 - s)
-            TensorPrimitives.Multiply(dc, s, dc);
-            TensorPrimitives.Multiply(dc, gc, dc);
+            unsafe { fixed (float* px = xc, pg = gc, pd = dc) Activations.SiluBackward(px, pg, pd, xc.Length); }
         });
-    }
 
     /// <summary>
     /// dst = g * gelu'(x) for the tanh form, written with s = sigmoid(2u) = 0.5 (1 + tanh u) to avoid cancellation:
-    /// gelu'(x) = s + x s (1 - s) 2c (1 + 3a x^2). dst may alias x but not g.
+    /// gelu'(x) = s + x s (1 - s) 2c (1 + 3a x^2), one fused pass (<see cref="Activations"/>). dst may alias x or g.
     /// </summary>
-    public static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> dst)
-    {
+    public static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> dst) =>
         ChunkedPar(x, g, dst, static (xc, gc, dc) =>
         {
-            int n = xc.Length;
-            Span<float> x2 = stackalloc float[n];
-            Span<float> s = stackalloc float[n];
-            TensorPrimitives.Multiply(xc, xc, x2);
-            TensorPrimitives.Multiply(x2, GeluA, s); TensorPrimitives.Add(s, 1f, s); // 1 + a x^2
-            TensorPrimitives.Multiply(s, xc, s);
-            TensorPrimitives.Multiply(s, 2f * GeluC, s);          // 2u
-            TensorPrimitives.Sigmoid(s, s);                       // s = sigmoid(2u)
-            TensorPrimitives.Multiply(x2, 3f * GeluA, x2); TensorPrimitives.Add(x2, 1f, x2); // 1 + 3a x^2
-            TensorPrimitives.Multiply(x2, xc, x2);
-            TensorPrimitives.Multiply(x2, 2f * GeluC, x2);        // 2c x (1 + 3a x^2)
-            TensorPrimitives.Subtract(1f, s, dc);                 // 1 - s (x is no longer read: dst may alias x)
-            TensorPrimitives.Multiply(dc, s, dc);                 // s (1 - s)
-            TensorPrimitives.MultiplyAdd(dc, x2, s, dc);          // s + s (1 - s) 2c x (1 + 3a x^2)
-            TensorPrimitives.Multiply(dc, gc, dc);
+            unsafe { fixed (float* px = xc, pg = gc, pd = dc) Activations.GeluBackward(px, pg, pd, xc.Length); }
         });
-    }
 
     internal delegate void ChunkFn(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst);
 

@@ -73,6 +73,12 @@ public sealed class FlowLossCommandTests : IDisposable
     [InlineData("train", "dit", "--vae", "v", "--out", "o", "--flow-loss", "--flow-weighting", "soft")]
     [InlineData("train", "dit", "--vae", "v", "--out", "o", "--flow-loss", "--flow-target", "world", "--flow-occlusion", "fb")]
     [InlineData("train", "dit", "--vae", "v", "--out", "o", "--flow-loss", "--psi", "-1")]
+    [InlineData("train", "dit", "--vae", "v", "--out", "o", "--patch", "1,2")]
+    [InlineData("train", "dit", "--vae", "v", "--out", "o", "--patch", "1,0,2")]
+    [InlineData("train", "vae", "--out", "o", "--channels", "48,x")]
+    [InlineData("train", "vae", "--out", "o", "--temporal-factor", "0")]
+    [InlineData("train", "vae", "--out", "o", "--z-dim", "0")]
+    [InlineData("train", "vae", "--out", "o", "--res-blocks", "-1")]
     public void MistakesAreUsageErrors(params string[] argv)
     {
         var r = Run(argv);

@@ -32,6 +32,26 @@ public sealed class TrainCommandTests
     }
 
     [Fact]
+    public void TrainVaeLayoutOptionsReachTheExportedConfig()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "fg-tvl-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var r = Run("train", "vae", "--out", dir, "--steps", "1", "--warmup", "1", "--frames", "3", "--height", "16", "--width", "16",
+                "--temporal-factor", "1", "--z-dim", "3", "--channels", "8,12", "--res-blocks", "0", "--val-clips", "1", "--stats-clips", "1");
+            Assert.True(r.Code == 0, r.Err);
+            var config = FlowGuide.Models.Video.CompactVaeConfig.FromJson(File.ReadAllText(Path.Combine(dir, "vae", "config.json")));
+            Assert.Equal(1, config.TemporalFactor);
+            Assert.Equal(3, config.ZDim);
+            Assert.Equal(new[] { 8, 12 }, config.Channels);
+            Assert.Equal(0, config.NumResBlocks);
+            Assert.Equal(3, config.LatentsMean.Length);
+            Assert.Equal(2, config.SpatialFactor);
+        }
+        finally { try { Directory.Delete(dir, true); } catch (IOException) { } }
+    }
+
+    [Fact]
     public void TrainDitNeedsVaeAndOut()
     {
         Assert.Equal(2, Run("train", "dit", "--out", "x").Code);

@@ -69,6 +69,15 @@ public sealed class VaeEvalCommandTests : IDisposable
         Assert.Contains("PSNR (dB)", output);
         Assert.Contains("moving PSNR", output);
         Assert.Contains("test clips 0..1 at 5x16x16", output);
+        Assert.Contains("posterior: mean std", output);
+        // the breakdowns: each clip is counted once per table
+        foreach (var title in new[] { "background", "motion" })
+        {
+            var lines = output.Split('\n').SkipWhile(l => !l.StartsWith(title + " ", StringComparison.Ordinal)).Skip(1)
+                .TakeWhile(l => l.Trim().Length > 0).ToArray();
+            Assert.True(lines.Length >= 1, $"no rows under '{title}' in:\n{output}");
+            Assert.Equal(2, lines.Sum(l => int.Parse(l[16..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries)[0])));
+        }
         Assert.Equal(2, Run("vae", "eval", "--vae", model, "--split", "nope").Code);
         Assert.Equal(2, Run("vae", "eval").Code);
         var missing = Run("vae", "eval", "--vae", Path.Combine(_dir, "none"));

@@ -56,12 +56,12 @@ internal static class TvL1Iterations
 
     /// <summary>
     /// Runs <paramref name="body"/>(y0, y1) over row ranges: split across the engine's threads in chunks of at least
-    /// 16384 pixels when <paramref name="parallel"/> (one batch element at a time), else inline. Every pass below reads
+    /// 2048 pixels (a 64x64 level splits in two) when <paramref name="parallel"/> (one batch element at a time), else inline. Every pass below reads
     /// only values no other row of the same pass writes, so the split never changes a result.
     /// </summary>
     private static void Rows(int h, int w, bool parallel, Action<int, int> body)
     {
-        if (parallel) Parallelism.For(h, Math.Max(1, 16384 / w), body);
+        if (parallel) Parallelism.For(h, Math.Max(1, 2048 / w), body);
         else body(0, h);
     }
 

@@ -120,7 +120,7 @@ public sealed class TvL1IterationsThreadTests
     [Fact]
     public void RowSplitGivesTheSameBitsAsOneThread()
     {
-        const int k = 2, h = 220, w = 160; // 35,200 pixels: two row chunks of 110 rows (at least 16,384 pixels each)
+        const int k = 2, h = 220, w = 160; // 35,200 pixels: split in row chunks of at least 2,048 pixels, one per thread
         var prm = new TvL1Iterations.Parameters(k, 0.045f, 0.3f, 0.25f / 0.3f);
         var rng = new Rng(21);
         var xs = new[]

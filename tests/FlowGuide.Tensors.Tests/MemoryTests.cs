@@ -18,9 +18,11 @@ public class MemoryTests
         public Tensor Forward(Tensor x) => x + Ops.Linear(Ops.Gelu(Ops.Linear(x, _w1)), _w2);
     }
 
+    private static MlpBlock[] Stack(int blocks) => Enumerable.Range(0, blocks).Select(i => new MlpBlock(10 * i, 64)).ToArray();
+
     private static long PeakForward(int blocks)
     {
-        var stack = Enumerable.Range(0, blocks).Select(i => new MlpBlock(10 * i, 64)).ToArray();
+        var stack = Stack(blocks);
         var input = Randn(99, 256, 64);
         var x = input;
         GC.Collect(); GC.WaitForPendingFinalizers();
@@ -56,7 +58,7 @@ public class MemoryTests
     /// </summary>
     private static long BackwardTransient(int blocks)
     {
-        var stack = Enumerable.Range(0, blocks).Select(i => new MlpBlock(10 * i, 64)).ToArray();
+        var stack = Stack(blocks);
         var input = Leaf(Randn(99, 256, 64));
         var x = input;
         foreach (var b in stack) x = b.Forward(x);

@@ -49,10 +49,27 @@ internal static class TrainArgs
         string val = double.IsNaN(r.Validation) ? "" : "; last validation " + r.Validation.ToString("F4", inv);
         output.WriteLine($"{name}: step {r.Step}, {r.SecondsPerStep.ToString("F2", inv)} s/step this session, {end}{val}");
     }
+
+    /// <summary>
+    /// --NAME as positive integers separated by commas (exactly <paramref name="count"/> of them when given); null when
+    /// the option is absent. <paramref name="example"/> goes into the error message.
+    /// </summary>
+    public static int[]? PositiveInts(Args a, string name, string example, int? count = null)
+    {
+        if (a.String(name) is not { } text) return null;
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var v = new int[parts.Length];
+        bool ok = parts.Length > 0 && (count is null || parts.Length == count);
+        for (int i = 0; ok && i < parts.Length; i++)
+            ok = int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out v[i]) && v[i] > 0;
+        if (!ok)
+            throw new UsageException($"--{name} must be {(count is { } c ? $"{c} " : "")}positive integers separated by commas (e.g. {example}), got '{text}'");
+        return v;
+    }
 }
 
 /// <summary><c>flowguide train vae</c>: trains the small Wan VAE on the motion world (see docs/training.md).</summary>
-public sealed partial class TrainVaeCommand : Command
+public sealed class TrainVaeCommand : Command
 {
     public override string Name => "train vae";
     public override string Summary => "train the video VAE on the motion world (checkpoints, exact resume)";
@@ -95,10 +112,7 @@ public sealed partial class TrainVaeCommand : Command
         TrainArgs.Report(output, "vae", VaeTrainer.Train(o, output, cancel));
         return 0;
     }
-}
 
-public sealed partial class TrainVaeCommand
-{
     /// <summary>The compact VAE's layout from --temporal-factor, --z-dim, --channels and --res-blocks (each defaults to <paramref name="d"/>'s).</summary>
     internal static FlowGuide.Models.Video.CompactVaeConfig CompactConfig(Args args, FlowGuide.Models.Video.CompactVaeConfig d)
     {
@@ -108,15 +122,7 @@ public sealed partial class TrainVaeCommand
         if (tf < 1) throw new UsageException($"--temporal-factor must be at least 1, got {tf}");
         int res = args.Int("res-blocks", d.NumResBlocks);
         if (res < 0) throw new UsageException($"--res-blocks must be 0 or more, got {res}");
-        var channels = d.Channels;
-        if (args.String("channels") is { } text)
-        {
-            var parts = text.Split(',', StringSplitOptions.TrimEntries);
-            channels = new int[parts.Length];
-            for (int i = 0; i < parts.Length; i++)
-                if (!int.TryParse(parts[i], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out channels[i]) || channels[i] < 1)
-                    throw new UsageException($"--channels must be positive widths separated by commas (e.g. 48,96,128), got '{text}'");
-        }
+        var channels = TrainArgs.PositiveInts(args, "channels", "48,96,128") ?? d.Channels;
         return d with
         {
             ZDim = z, TemporalFactor = tf, NumResBlocks = res, Channels = channels,
@@ -160,22 +166,14 @@ public sealed class TrainDitCommand : Command
         var flow = FlowLossArgs.ReadTrain(args);
         o = o with { FlowLoss = flow, FlowValidation = FlowLossArgs.ReadValidation(args, flow is null ? 0 : 4) };
         args.EnsureAllUsed(0);
-        // the transformer's input and output channels follow the VAE's latent channels
-        if (!Directory.Exists(vae)) throw new DirectoryNotFoundException($"--vae folder '{vae}' does not exist.");
-        int latentChannels = FlowGuide.Models.Video.VideoAutoencoders.LoadFrozen(vae).LatentChannels;
+        // the transformer's input and output channels follow the VAE's latent channels (its config; the trainer loads the weights)
+        int latentChannels = FlowGuide.Models.Video.VideoAutoencoders.LatentChannels(vae);
         o = o with { Model = o.Model with { InChannels = latentChannels, OutChannels = latentChannels } };
         TrainArgs.Report(output, "dit", DitTrainer.Train(o, output, cancel));
         return 0;
     }
 
     /// <summary>--patch T,H,W, each a positive integer.</summary>
-    internal static (int T, int H, int W) Patch(Args args, (int T, int H, int W) d)
-    {
-        if (args.String("patch") is not { } text) return d;
-        var parts = text.Split(',', StringSplitOptions.TrimEntries);
-        var v = new int[3];
-        if (parts.Length != 3 || !parts.Select((p, i) => int.TryParse(p, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out v[i]) && v[i] > 0).All(ok => ok))
-            throw new UsageException($"--patch must be three positive integers T,H,W (e.g. 1,2,2), got '{text}'");
-        return (v[0], v[1], v[2]);
-    }
+    internal static (int T, int H, int W) Patch(Args args, (int T, int H, int W) d) =>
+        TrainArgs.PositiveInts(args, "patch", "1,2,2", count: 3) is { } v ? (v[0], v[1], v[2]) : d;
 }

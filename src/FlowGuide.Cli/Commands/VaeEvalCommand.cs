@@ -49,22 +49,11 @@ public sealed class VaeEvalCommand : Command
         output.WriteLine($"{"moving PSNR",-16} {F(moving.Mean),7} {F(moving.Median),7} {F(moving.Min),7} {F(moving.Max),7}");
         output.WriteLine($"moving pixels: {(scores.Average(s => s.MovingFraction) * 100).ToString("F1", CultureInfo.InvariantCulture)}% on average; {scores.Count(s => double.IsNaN(s.MovingPsnr))} clip(s) without any");
 
-        if (vae is CompactVae compact)
+        if (scores.All(c => c.Posterior is not null))
         {
             // how noisy the training-time latent sample is: posterior std against the spread of the posterior means
-            using var noGrad = FlowGuide.Tensors.GradMode.NoGrad();
-            double sumStd = 0, sumMean = 0, sumMean2 = 0; long n = 0;
-            for (long i = first; i < first + Math.Min(clips, 8); i++)
-            {
-                using var scope = new FlowGuide.Tensors.TensorScope();
-                var video = FlowGuide.Training.World.MotionWorld.Generate(i, split, frames, width, height).Video;
-                var clip = FlowGuide.Tensors.Ops.Reshape(video, new[] { 1 }.Concat(video.Shape.ToArray()).ToArray());
-                var (mean, logVar) = compact.EncodeMoments(clip);
-                var m = mean.Span; var lv = logVar.Span;
-                for (int j = 0; j < m.Length; j++) { sumStd += Math.Exp(0.5 * lv[j]); sumMean += m[j]; sumMean2 += (double)m[j] * m[j]; n++; }
-            }
-            double spread = Math.Sqrt(Math.Max(0, sumMean2 / n - (sumMean / n) * (sumMean / n)));
-            output.WriteLine($"posterior: mean std {(sumStd / n).ToString("G3", CultureInfo.InvariantCulture)} against a spread of the means of {spread.ToString("G3", CultureInfo.InvariantCulture)} (raw latent space, first {Math.Min(clips, 8)} clips)");
+            var (std, spread) = PosteriorStats.Pool(scores.Select(c => c.Posterior!).ToArray());
+            output.WriteLine($"posterior: mean std {std.ToString("G3", CultureInfo.InvariantCulture)} against a spread of the means of {spread.ToString("G3", CultureInfo.InvariantCulture)} (raw latent space, {scores.Count} clips)");
         }
 
         // where the error is: by background pattern and by what moves (camera pan, the subject's speed)

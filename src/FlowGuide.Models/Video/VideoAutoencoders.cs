@@ -17,19 +17,35 @@ public static class VideoAutoencoders
     /// </summary>
     public static IVideoAutoencoder Load(string directory)
     {
+        var (name, _) = ReadConfig(directory);
+        return name switch
+        {
+            CompactVaeConfig.ClassName => CompactVae.Load(directory),
+            _ => WanVae.Load(directory),
+        };
+    }
+
+    /// <summary>The latent channels of a VAE folder, from its config.json alone (no weights are read).</summary>
+    public static int LatentChannels(string directory)
+    {
+        var (name, json) = ReadConfig(directory);
+        return name == CompactVaeConfig.ClassName ? CompactVaeConfig.FromJson(json).ZDim : WanVaeConfig.FromJson(json).ZDim;
+    }
+
+    /// <summary>The folder's config.json text and <c>_class_name</c>, checked to be one <see cref="Load"/> knows.</summary>
+    private static (string? ClassName, string Json) ReadConfig(string directory)
+    {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"VAE folder '{directory}' does not exist.");
         string configPath = Path.Combine(directory, ConfigFileName);
         if (!File.Exists(configPath)) throw new FileNotFoundException($"VAE folder '{directory}' has no {ConfigFileName}.", configPath);
+        string json = File.ReadAllText(configPath);
         string? name;
-        try { name = JsonNode.Parse(File.ReadAllText(configPath))?["_class_name"]?.GetValue<string>(); }
+        try { name = JsonNode.Parse(json)?["_class_name"]?.GetValue<string>(); }
         catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"'{configPath}' is not valid JSON ({e.Message}).", e); }
-        return name switch
-        {
-            CompactVaeConfig.ClassName => CompactVae.Load(directory),
-            null or "AutoencoderKLWan" => WanVae.Load(directory),
-            _ => throw new InvalidDataException($"VAE folder '{directory}': unknown _class_name '{name}' (expected {CompactVaeConfig.ClassName} or AutoencoderKLWan)."),
-        };
+        if (name is not (CompactVaeConfig.ClassName or null or "AutoencoderKLWan"))
+            throw new InvalidDataException($"VAE folder '{directory}': unknown _class_name '{name}' (expected {CompactVaeConfig.ClassName} or AutoencoderKLWan).");
+        return (name, json);
     }
 
     /// <summary>

@@ -10,7 +10,22 @@ namespace FlowGuide.Training;
 /// <param name="Psnr">Over every pixel of every frame.</param>
 /// <param name="MovingPsnr">Over the pixels that change (see <see cref="VaeEvaluation.MovingMask"/>); NaN when none does.</param>
 /// <param name="MovingFraction">The share of pixels that change.</param>
-public sealed record VaeClipScore(long Index, double Psnr, double MovingPsnr, double MovingFraction);
+/// <param name="Posterior">The posterior's statistics, for an autoencoder that exposes them (<see cref="CompactVae"/>); else null.</param>
+public sealed record VaeClipScore(long Index, double Psnr, double MovingPsnr, double MovingFraction, PosteriorStats? Posterior = null);
+
+/// <summary>
+/// One clip's posterior in raw latent space, averaged over its latent elements: the posterior std (the noise a
+/// training-time sample adds) and the first two moments of the posterior mean (whose spread that noise is set against).
+/// </summary>
+public sealed record PosteriorStats(double MeanStd, double MeanOfMeans, double MeanOfSquaredMeans)
+{
+    /// <summary>(mean posterior std, spread of the posterior means) pooled over clips of equal latent size.</summary>
+    public static (double Std, double Spread) Pool(IReadOnlyCollection<PosteriorStats> clips)
+    {
+        double m = clips.Average(c => c.MeanOfMeans);
+        return (clips.Average(c => c.MeanStd), Math.Sqrt(Math.Max(0, clips.Average(c => c.MeanOfSquaredMeans) - m * m)));
+    }
+}
 
 /// <summary>
 /// How well a video autoencoder reconstructs motion-world clips. Besides PSNR over all pixels (which the still
@@ -78,9 +93,23 @@ public static class VaeEvaluation
             cancel.ThrowIfCancellationRequested();
             using var scope = new TensorScope();
             var clip = VaeTrainer.Batch(MotionWorld.Generate(i, split, frames, width, height).Video);
-            scores.Add(Score(i, clip, vae.Decode(vae.Encode(clip))));
+            if (vae is CompactVae compact)
+            {
+                // the same posterior mean Encode returns, with its log-variance for the statistics
+                var (mean, logVar) = compact.EncodeMoments(clip);
+                scores.Add(Score(i, clip, vae.Decode(compact.Normalize(mean))) with { Posterior = Posterior(mean, logVar) });
+            }
+            else scores.Add(Score(i, clip, vae.Decode(vae.Encode(clip))));
         }
         return scores;
+    }
+
+    private static PosteriorStats Posterior(Tensor mean, Tensor logVar)
+    {
+        var m = mean.Span; var lv = logVar.Span;
+        double std = 0, sum = 0, sum2 = 0;
+        for (int j = 0; j < m.Length; j++) { std += Math.Exp(0.5 * lv[j]); sum += m[j]; sum2 += (double)m[j] * m[j]; }
+        return new PosteriorStats(std / m.Length, sum / m.Length, sum2 / m.Length);
     }
 
     private static (int C, int F, int Hw) Dims(Tensor clip, string op)

@@ -146,6 +146,7 @@ public static class Autograd
             buffers.Hold(v);
         }
 
+        var consumed = new List<Tensor>(); // per node: the gradients its backward has used up, to free if nothing holds them
         var saved = _current;
         _current = ctx;
         try
@@ -166,7 +167,8 @@ public static class Autograd
                 for (int i = 0; i < inputs.Length; i++) anyNeeded |= needs[i] = inputs[i].RequiresGrad && relevant.Contains(inputs[i]);
                 if (!anyNeeded) { buffers.ReleaseIfDead(g); continue; }
                 var inGrads = node.Backward!(g, needs);
-                var consumed = new List<Tensor> { g };
+                consumed.Clear();
+                consumed.Add(g);
                 for (int i = 0; i < inputs.Length; i++)
                 {
                     if (!needs[i] || i >= inGrads.Length || inGrads[i] is not { } raw) continue;

@@ -137,12 +137,9 @@ public static class VaeTrainer
         var loaded = VideoAutoencoders.Load(directory);
         if (loaded is not Module m || loaded.GetType() != vae.Autoencoder.GetType())
             throw new ArgumentException($"VaeTrainer: --init folder '{directory}' holds a {loaded.GetType().Name}, this run trains a {vae.Autoencoder.GetType().Name}.");
-        var want = vae.Module.StateDict();
-        var have = m.StateDict();
-        foreach (var (name, t) in want)
-            if (!have.TryGetValue(name, out var h) || h.Shape != t.Shape)
-                throw new ArgumentException($"VaeTrainer: --init folder '{directory}' does not match this run's VAE at '{name}' ({(h is null ? "missing" : h.Shape.ToString())}, expected {t.Shape}).");
-        vae.Module.LoadStateDict(have);
+        // strict: every key and shape checked before anything is copied
+        try { vae.Module.LoadStateDict(m.StateDict()); }
+        catch (StateDictMismatchException e) { throw new ArgumentException($"VaeTrainer: --init folder '{directory}' does not match this run's VAE: {e.Report}.", e); }
         log?.WriteLine($"vae: initialised from {directory}");
     }
 

@@ -58,6 +58,12 @@ public static class PipelineCases
             var disc = FlowGuide.Models.Flow.FlowDiscriminator.Load(discDir);
             var mp = new MotionPromptOptions();
             methods.Add(("motionprompt", () => new IGuidanceHook[] { new MotionPromptHook(disc, mp) }));
+            methods.Add(("motionprompt-timed", () =>
+            {
+                var timed = new TimedHook(new MotionPromptHook(disc, mp));
+                LastTimed = timed;
+                return new IGuidanceHook[] { timed };
+            }));
             // variants: motionprompt-ckptF (a fraction F of the transformer blocks checkpointed), -noreuse (the loop's own CFG call)
             foreach (var ckpt in new[] { "0", "0.33", "0.5", "0.67", "1" })
                 foreach (bool reuse in new[] { true, false })
@@ -100,6 +106,8 @@ public static class PipelineCases
         }
     }
 
+    public static TimedHook? LastTimed;
+
     private static IEnumerable<BenchResult> Interleaved(ShippedModel model, GenerationOptions options,
         List<(string Name, Func<IReadOnlyList<IGuidanceHook>> Hooks)> methods, int runs)
     {
@@ -108,6 +116,8 @@ public static class PipelineCases
         var cpu = Enumerable.Repeat(double.PositiveInfinity, n).ToArray();
         var peak = new long[n];
         var cpuRuns = Enumerable.Range(0, n).Select(_ => new List<double>()).ToArray();
+        var gcPause = new double[n];
+        var gen2 = new int[n];
         for (int round = 0; round <= runs; round++)
             for (int m = 0; m < n; m++)
             {
@@ -116,10 +126,14 @@ public static class PipelineCases
                 BufferPool.ResetPeak();
                 long start = BufferPool.LiveBytes;
                 var c0 = Process.GetCurrentProcess().TotalProcessorTime;
+                var p0 = GC.GetTotalPauseDuration();
+                int g0 = GC.CollectionCount(2);
                 var sw = Stopwatch.StartNew();
                 using (var scope = new TensorScope())
                     model.Pipeline.Generate(DefaultPrompt, options, methods[m].Hooks());
                 double w = sw.Elapsed.TotalMilliseconds, c = (Process.GetCurrentProcess().TotalProcessorTime - c0).TotalMilliseconds;
+                if (LastTimed is { } th) { Console.Error.WriteLine($"  {methods[m].Name}: hook {th.BeforeModelMs:F0} ms in {th.Calls} calls, rest {w - th.BeforeModelMs:F0} ms"); LastTimed = null; }
+                if (round > 0) { gcPause[m] += (GC.GetTotalPauseDuration() - p0).TotalMilliseconds / runs; gen2[m] += GC.CollectionCount(2) - g0; }
                 peak[m] = Math.Max(peak[m], BufferPool.PeakLiveBytes - start);
                 if (round == 0) continue; // warm-up round
                 wall[m] = Math.Min(wall[m], w);
@@ -133,7 +147,7 @@ public static class PipelineCases
             double median = perRound.Count % 2 == 1 ? perRound[perRound.Count / 2] : (perRound[perRound.Count / 2 - 1] + perRound[perRound.Count / 2]) / 2;
             string ratio = m == 0 ? "" : $"; {wall[m] / wall[0]:F2}x plain time, CPU time {cpu[m] / cpu[0]:F2}x plain (minima), {median:F2}x (median of per-round ratios {string.Join(" ", perRound.Select(x => x.ToString("F2")))}), {(double)peak[m] / peak[0]:F2}x plain peak";
             yield return new BenchResult($"generate {options.Frames}x{options.Height}x{options.Width} {options.Steps} steps interleaved {methods[m].Name}", "flowguide",
-                wall[m], wall[m], runs, null, peak[m], $"(min CPU {cpu[m]:F0} ms, min wall {wall[m]:F0} ms over {runs} rounds{ratio})");
+                wall[m], wall[m], runs, null, peak[m], $"(min CPU {cpu[m]:F0} ms, min wall {wall[m]:F0} ms over {runs} rounds, GC pauses {gcPause[m]:F1} ms and {(double)gen2[m] / runs:F1} gen-2 collections a run{ratio})");
         }
     }
 }

@@ -53,6 +53,8 @@ foreach (var c in cases)
         "classical" => FlowCases.Classical(),
         "generate" => PipelineCases.Generate(modelPath, quick, methods, runs, interleave, seed),
         "mp-profile" => MotionPromptProfile.Run(modelPath, runs ?? 3),
+        "decoder" => DecoderCases.Run(modelPath),
+        "upconv" => UpsampleConvCases.Run(),
         _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory, smallstep, wan13b, wan13b-flowmo, raft, classical, generate, mp-profile or all)"),
     };
     foreach (var r in results) Harness.Print(r, json);

@@ -170,7 +170,7 @@ public sealed class WanResample : Module
         var w2 = Resample.Conv.Weight;
         var w3 = w2.Reshape(w2.Size(0), w2.Size(1), 1, w2.Size(2), w2.Size(3)); // [O, C, 1, 3, 3]
         if (Mode is WanResampleMode.Upsample2d or WanResampleMode.Upsample3d)
-            x = Ops.Conv3d(x.UpsampleNearest(1, 2, 2), w3, Resample.Conv.Bias, new[] { 1, 1, 1 }, new[] { (0, 0), (1, 1), (1, 1) });
+            x = x.UpsampleNearest2xConv3x3(w3, Resample.Conv.Bias);             // = conv(up2x(frame)), 16/36 of the work
         else
             x = Ops.Conv3d(x, w3, Resample.Conv.Bias, new[] { 1, 2, 2 }, new[] { (0, 0), (0, 1), (0, 1) });
 

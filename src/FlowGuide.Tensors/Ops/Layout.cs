@@ -205,7 +205,11 @@ public static partial class Ops
         {
             int block = t.Shape.Dims[a] * inner;
             var td = t.Span;
-            for (int r = 0; r < outer; r++) td.Slice(r * block, block).CopyTo(od.Slice(r * total * inner + off, block));
+            if (block >= 16)
+                for (int r = 0; r < outer; r++) td.Slice(r * block, block).CopyTo(od.Slice(r * total * inner + off, block));
+            else
+                for (int r = 0, d = off; r < outer; r++, d += total * inner)   // short blocks (a Stack on the last axis): no per-block slicing
+                    for (int j = 0; j < block; j++) od[d + j] = td[r * block + j];
             off += block;
         }
         var inputs = xs.ToArray();

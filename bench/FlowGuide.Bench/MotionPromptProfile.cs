@@ -15,7 +15,10 @@ namespace FlowGuide.Bench;
 /// </summary>
 public static class MotionPromptProfile
 {
-    public static IEnumerable<BenchResult> Run(string? modelPath, int repeats)
+    /// <param name="modelPath">Model folder (null: find models/flowguide-small); the discriminator sits beside it.</param>
+    /// <param name="repeats">Timed repeats per piece (after three warm-up ones).</param>
+    /// <param name="ops">Also print, per piece, the op-by-op forward and backward wall time of its last repeat (<see cref="OpProfile"/>).</param>
+    public static IEnumerable<BenchResult> Run(string? modelPath, int repeats, bool ops = false)
     {
         var modelDir = PipelineCases.FindModel(modelPath);
         var model = ShippedModel.Load(modelDir);
@@ -77,6 +80,8 @@ public static class MotionPromptProfile
                 BufferPool.ResetPeak();
                 long start = BufferPool.LiveBytes;
                 var x = leaf().DetachedLeaf();
+                bool profileOps = ops && r == repeats + 2;
+                if (profileOps) OpProfile.Start();
                 var c0 = Cpu();
                 long w0 = Stopwatch.GetTimestamp();
                 Tensor y;
@@ -87,6 +92,7 @@ public static class MotionPromptProfile
                 if (y.RequiresGrad) Autograd.Grad(y, new[] { x });
                 var c2 = Cpu();
                 long w2 = Stopwatch.GetTimestamp();
+                if (profileOps) PrintOps(name, OpProfile.Stop());
                 if (r < 3) continue; // warm-up (JIT tiering)
                 fwdWall = Math.Min(fwdWall, Stopwatch.GetElapsedTime(w0, w1).TotalMilliseconds);
                 bwdWall = Math.Min(bwdWall, Stopwatch.GetElapsedTime(w1, w2).TotalMilliseconds);
@@ -98,6 +104,13 @@ public static class MotionPromptProfile
             yield return new BenchResult($"mp-profile {name}", "flowguide", fwdMin + bwdMin, fwdMin + bwdMin, repeats, null, peak,
                 $"(CPU ms: forward {fwdMin:F1}, backward {bwdMin:F1}; wall ms: forward {fwdWall:F1}, backward {bwdWall:F1}; peak after forward {fwdPeak / 1048576.0:F1} MiB)");
         }
+    }
+
+    private static void PrintOps(string piece, IReadOnlyList<(string Op, OpProfile.Entry Time)> table)
+    {
+        Console.WriteLine($"  ops of {piece} (wall ms, forward / backward, calls):");
+        foreach (var (op, t) in table.Take(14))
+            Console.WriteLine($"    {op,-28} {t.ForwardMs,8:F2} / {t.BackwardMs,8:F2}   ({t.ForwardCalls} / {t.BackwardCalls})");
     }
 
     private static double Cpu() => Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;

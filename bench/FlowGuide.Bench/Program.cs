@@ -3,7 +3,7 @@ using FlowGuide.Bench;
 using FlowGuide.Tensors;
 using FlowGuide.Tensors.Kernels;
 
-// flowguide-bench [gemm] [attention] [conv3d] [block] [memory] [smallstep] [wan13b] [wan13b-flowmo] [raft] [generate [--model DIR] [--methods plain,motionprompt,...] [--runs N] [--interleave] [--seed N]] [mp-profile [--runs N]] [--json FILE] [--threads N] [--quick]
+// flowguide-bench [gemm] [attention] [conv3d] [block] [memory] [smallstep] [wan13b] [wan13b-flowmo] [raft] [generate [--model DIR] [--methods plain,motionprompt,...] [--runs N] [--interleave] [--seed N]] [mp-profile [--runs N] [--ops]] [--json FILE] [--threads N] [--quick]
 // ("generate" times end-to-end generation on the shipped model: plain, FlowMo, FlowMotion; it is not part of "all".)
 // ("all" runs every case but wan13b and wan13b-flowmo, which need ~6 GB and minutes: name them explicitly.)
 // Runs the engine's benchmark cases; bench/side_by_side.py runs this and the NumPy/PyTorch reference in one go.
@@ -13,6 +13,7 @@ string? modelPath = null;
 string? jsonPath = null;
 bool quick = false;
 bool interleave = false;
+bool ops = false;
 ulong seed = 0;
 List<string>? methods = null;
 int? runs = null;
@@ -24,6 +25,7 @@ for (int i = 0; i < args.Length; i++)
         case "--threads": Parallelism.NumThreads = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--quick": quick = true; break;
         case "--interleave": interleave = true; break;
+        case "--ops": ops = true; break;
         case "--seed": seed = ulong.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--model": modelPath = args[++i]; break;
         case "--methods": methods = args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList(); break;
@@ -52,7 +54,7 @@ foreach (var c in cases)
         "raft" => FlowCases.Raft(),
         "classical" => FlowCases.Classical(),
         "generate" => PipelineCases.Generate(modelPath, quick, methods, runs, interleave, seed),
-        "mp-profile" => MotionPromptProfile.Run(modelPath, runs ?? 3),
+        "mp-profile" => MotionPromptProfile.Run(modelPath, runs ?? 3, ops),
         "decoder" => DecoderCases.Run(modelPath),
         "upconv" => UpsampleConvCases.Run(),
         _ => throw new ArgumentException($"unknown benchmark case '{c}' (expected gemm, attention, conv3d, block, memory, smallstep, wan13b, wan13b-flowmo, raft, classical, generate, mp-profile or all)"),

@@ -23,6 +23,7 @@ public static class Autograd
     /// </summary>
     public static Tensor Record(Tensor output, string op, BackwardFn backward, params Tensor[] inputs)
     {
+        if (OpProfile.Enabled) OpProfile.OpDone(op);
         if (!GradMode.IsEnabled) return output;
         bool any = false;
         foreach (var x in inputs)
@@ -166,6 +167,7 @@ public static class Autograd
                 bool anyNeeded = false;
                 for (int i = 0; i < inputs.Length; i++) anyNeeded |= needs[i] = inputs[i].RequiresGrad && relevant.Contains(inputs[i]);
                 if (!anyNeeded) { buffers.ReleaseIfDead(g); continue; }
+                long profiled = OpProfile.Enabled ? OpProfile.BackwardStart() : 0;
                 var inGrads = node.Backward!(g, needs);
                 consumed.Clear();
                 consumed.Add(g);
@@ -185,6 +187,7 @@ public static class Autograd
                     buffers.Hold(gi);
                 }
                 foreach (var c in consumed) buffers.ReleaseIfDead(c);
+                if (profiled != 0) OpProfile.BackwardDone(node.Op, profiled);
                 if (!retainGraph) node.Release();
             }
         }

@@ -172,3 +172,26 @@ public class AutogradTests
         Assert.Equal(2f, kept.Span[0]);
     }
 }
+
+public class OpProfileTests
+{
+    [Fact]
+    public void ChargesEachOpItsForwardAndBackwardCalls()
+    {
+        var x = TestUtil.Leaf(TestUtil.Randn(1, 64, 64));
+        OpProfile.Start();
+        var y = Ops.Sum(Ops.Matmul(x, x).Silu());
+        Autograd.Grad(y, new[] { x });
+        var table = OpProfile.Stop().ToDictionary(e => e.Op, e => e.Time);
+        Assert.False(OpProfile.Enabled);
+        Assert.Equal(1, table["Matmul"].ForwardCalls);
+        Assert.Equal(1, table["Matmul"].BackwardCalls);
+        Assert.Equal(1, table["Silu"].BackwardCalls);
+        // the ops a backward function runs (the matmuls of Matmul's backward) are charged to that function, not as forwards
+        Assert.Equal(1, table["Sum"].ForwardCalls);
+        Assert.True(table["Matmul"].BackwardMs > 0);
+        // nothing is charged once stopped
+        Ops.Matmul(x, x);
+        Assert.Equal(1, OpProfile.Stop().Single(e => e.Op == "Matmul").Time.ForwardCalls);
+    }
+}

@@ -23,7 +23,7 @@ public static class Autograd
     /// </summary>
     public static Tensor Record(Tensor output, string op, BackwardFn backward, params Tensor[] inputs)
     {
-        if (OpProfile.Enabled) OpProfile.OpDone(op);
+        if (OpProfile.Active) OpProfile.OpDone(op);
         if (!GradMode.IsEnabled) return output;
         bool any = false;
         foreach (var x in inputs)
@@ -167,7 +167,7 @@ public static class Autograd
                 bool anyNeeded = false;
                 for (int i = 0; i < inputs.Length; i++) anyNeeded |= needs[i] = inputs[i].RequiresGrad && relevant.Contains(inputs[i]);
                 if (!anyNeeded) { buffers.ReleaseIfDead(g); continue; }
-                long profiled = OpProfile.Enabled ? OpProfile.BackwardStart() : 0;
+                long profiled = OpProfile.Active ? OpProfile.BackwardStart() : 0;
                 var inGrads = node.Backward!(g, needs);
                 consumed.Clear();
                 consumed.Add(g);

@@ -7,13 +7,14 @@ namespace FlowGuide.Tensors;
 /// <see cref="Enabled"/>, every op is charged, as forward time, the wall time since the previous op finished (ops run
 /// back to back, so that is its own work plus any untracked glue before it), and every backward function its own wall
 /// time, including the gradient reduction and accumulation after it. Off by default; when off, an op pays one branch.
-/// Single-threaded use only (one pass at a time).
+/// Only the thread that called <see cref="Start"/> is charged (ops' own worker threads and other threads' passes are not).
 /// </summary>
 public static class OpProfile
 {
     private static readonly Dictionary<string, Entry> Entries = new();
     private static long _last;
     private static int _backwardDepth;
+    private static int _thread;
 
     /// <summary>Time per op name: forward and backward milliseconds and how many calls of each.</summary>
     public sealed class Entry
@@ -24,11 +25,15 @@ public static class OpProfile
 
     public static bool Enabled { get; private set; }
 
+    /// <summary>True on the profiled thread while profiling.</summary>
+    internal static bool Active => Enabled && Environment.CurrentManagedThreadId == _thread;
+
     /// <summary>Clears the table and starts charging from now.</summary>
     public static void Start()
     {
         Entries.Clear();
         _backwardDepth = 0;
+        _thread = Environment.CurrentManagedThreadId;
         Enabled = true;
         _last = Stopwatch.GetTimestamp();
     }

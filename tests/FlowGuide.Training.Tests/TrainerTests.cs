@@ -193,4 +193,25 @@ public sealed class TrainerTests : IDisposable
         foreach (var f in new[] { "model.safetensors", "optimizer.safetensors", "ema.safetensors" })
             Assert.Equal(File.ReadAllBytes(Path.Combine(_dir, "dit-a", "checkpoint", f)), File.ReadAllBytes(Path.Combine(_dir, "dit-b", "checkpoint", f)));
     }
+
+    [Fact]
+    public void ExportCheckpointWritesTheEmaWeightsTheFinalExportWrites()
+    {
+        var vae = RandomVae();
+        var missing = Assert.Throws<FileNotFoundException>(() => DitTrainer.ExportCheckpoint(Dit("dit-e", 3, vae)));
+        Assert.Contains("holds no checkpoint", missing.Message);
+        var run = DitTrainer.Train(Dit("dit-e", 3, vae));
+        var checkpointBytes = Directory.GetFiles(Path.Combine(_dir, "dit-e", "checkpoint")).ToDictionary(f => f, File.ReadAllBytes);
+        var folder = DitTrainer.ExportCheckpoint(Dit("dit-e", 3, vae));
+        Assert.Equal(Path.Combine(_dir, "dit-e", "model-step3"), folder);
+        // the same weights as the run's own export at its last step, and the checkpoint untouched
+        foreach (var part in new[] { "transformer", "text_encoder" })
+        {
+            var a = Directory.GetFiles(Path.Combine(run.ExportDirectory!, part)).OrderBy(f => f).Select(File.ReadAllBytes).ToList();
+            var b = Directory.GetFiles(Path.Combine(folder, part)).OrderBy(f => f).Select(File.ReadAllBytes).ToList();
+            Assert.Equal(a, b);
+        }
+        foreach (var (f, bytes) in checkpointBytes) Assert.Equal(bytes, File.ReadAllBytes(f));
+        Assert.NotNull(ShippedModel.Load(folder));
+    }
 }

@@ -137,7 +137,7 @@ public sealed class TrainDitCommand : Command
 {
     public override string Name => "train dit";
     public override string Summary => "train the video transformer (flow matching) on VAE latents of the motion world";
-    public override IReadOnlySet<string> Flags => new HashSet<string>(FlowLossArgs.Flags) { "resume" };
+    public override IReadOnlySet<string> Flags => new HashSet<string>(FlowLossArgs.Flags) { "resume", "export-checkpoint" };
     public override string Usage =>
         "flowguide train dit --vae VAE_DIR --out DIR [options]\n\n" + TrainArgs.SharedUsage +
         "  --vae DIR            trained VAE folder (e.g. the vae/ a 'train vae' run exported); frozen\n" +
@@ -145,7 +145,9 @@ public sealed class TrainDitCommand : Command
         "  --patch T,H,W        patch size over latent frames, rows, columns (default 1,2,2); in/out channels follow the VAE\n" +
         "  --caption-dropout X  probability of the empty prompt (default 0.1)\n" +
         "  --latent-cache DIR   where encoded latents are cached (default DIR/latents)\n" +
-        "  --init MODEL_DIR     start from this model folder's transformer and text encoder (same sizes) under a fresh schedule\n" + FlowLossArgs.TrainUsage + "\n" +
+        "  --init MODEL_DIR     start from this model folder's transformer and text encoder (same sizes) under a fresh schedule\n" +
+        "  --export-checkpoint  only write the EMA weights of DIR/checkpoint as a model folder DIR/model-stepN (no training;\n" +
+        "                       the run may go on meanwhile); give the run's own options\n" + FlowLossArgs.TrainUsage + "\n" +
         "Exports a complete model folder (model_index.json, transformer/, vae/, text_encoder/) to DIR/model when --steps is reached.\n" +
         "Writes one row per step to DIR/train_log.csv (losses, flow term, motion validation, seconds).";
 
@@ -169,6 +171,11 @@ public sealed class TrainDitCommand : Command
         // the transformer's input and output channels follow the VAE's latent channels (its config; the trainer loads the weights)
         int latentChannels = FlowGuide.Models.Video.VideoAutoencoders.LatentChannels(vae);
         o = o with { Model = o.Model with { InChannels = latentChannels, OutChannels = latentChannels } };
+        if (args.Flag("export-checkpoint"))
+        {
+            DitTrainer.ExportCheckpoint(o, output);
+            return 0;
+        }
         TrainArgs.Report(output, "dit", DitTrainer.Train(o, output, cancel));
         return 0;
     }

@@ -106,6 +106,32 @@ public static class DitTrainer
         "val_loss", "val_pred_epe", "val_pred_world_epe", "val_sample_epe", "val_sample_motion", "val_sample_flicker", "val_s",
     };
 
+    /// <summary>
+    /// Writes the EMA weights of the run's latest checkpoint (DIR/checkpoint) as a complete model folder,
+    /// DIR/model-step{N}, without training and without touching the checkpoint, so a run can be evaluated while it goes
+    /// on. Returns the folder. The options must describe the run (the same model sizes; the checkpoint load is strict).
+    /// </summary>
+    public static string ExportCheckpoint(DitTrainingOptions options, TextWriter? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        log ??= TextWriter.Null;
+        string dir = Path.Combine(options.OutputDirectory, TrainingLoop.CheckpointFolder);
+        if (!TrainingCheckpoint.Exists(dir))
+            throw new FileNotFoundException($"DitTrainer: '{dir}' holds no checkpoint to export (run 'train dit' first).", dir);
+        var vae = VideoAutoencoders.LoadFrozen(options.VaeDirectory);
+        var module = new DitTrainingModule(options.Model, options.TextEncoder, new Rng(options.Seed));
+        var loop = new TrainingLoop("dit", module, options, TextWriter.Null);
+        var ck = TrainingCheckpoint.Load(dir, module, loop.Optimizer, loop.Ema);
+        var evalModule = new DitTrainingModule(options.Model, options.TextEncoder, new Rng(0));
+        loop.Ema.CopyTo(evalModule);
+        string export = Path.Combine(options.OutputDirectory, $"{ExportFolder}-step{ck.Step}");
+        ShippedModel.Save(export, evalModule.Transformer, vae, evalModule.TextEncoder,
+            options.Defaults with { Frames = options.Frames, Height = options.Height, Width = options.Width });
+        log.WriteLine($"dit: exported the EMA weights of step {ck.Step} to {export}");
+        return export;
+    }
+
     public static TrainingResult Train(DitTrainingOptions options, TextWriter? log = null, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(options);

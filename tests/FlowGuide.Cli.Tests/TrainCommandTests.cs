@@ -52,6 +52,31 @@ public sealed class TrainCommandTests
     }
 
     [Fact]
+    public void TrainDitExportCheckpointWritesAModelFolderOfTheLatestCheckpoint()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "fg-tdx-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var r = Run("train", "vae", "--out", Path.Combine(dir, "v"), "--steps", "1", "--warmup", "1", "--frames", "5", "--height", "16",
+                "--width", "16", "--base-dim", "8", "--val-clips", "1", "--stats-clips", "1");
+            Assert.True(r.Code == 0, r.Err);
+            string[] dit = { "train", "dit", "--vae", Path.Combine(dir, "v", "vae"), "--out", Path.Combine(dir, "d"), "--steps", "3", "--warmup", "1",
+                "--frames", "5", "--height", "16", "--width", "16", "--layers", "1", "--batch", "1", "--train-clips", "2", "--val-clips", "1" };
+            var none = Run(dit.Append("--export-checkpoint").ToArray());
+            Assert.Equal(1, none.Code);
+            Assert.Contains("holds no checkpoint", none.Err);
+            r = Run(dit.Concat(new[] { "--stop-after", "1" }).ToArray());
+            Assert.True(r.Code == 0, r.Err);
+            r = Run(dit.Append("--export-checkpoint").ToArray());
+            Assert.True(r.Code == 0, r.Err);
+            Assert.Contains("step 1", r.Out);
+            Assert.NotNull(FlowGuide.Sampling.ShippedModel.Load(Path.Combine(dir, "d", "model-step1")));
+            Assert.False(Directory.Exists(Path.Combine(dir, "d", "model")));   // the run itself is not finished
+        }
+        finally { try { Directory.Delete(dir, true); } catch (IOException) { } }
+    }
+
+    [Fact]
     public void TrainDitNeedsVaeAndOut()
     {
         Assert.Equal(2, Run("train", "dit", "--out", "x").Code);

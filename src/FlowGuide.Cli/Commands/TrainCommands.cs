@@ -167,11 +167,12 @@ public sealed class TrainDitCommand : Command
         };
         var flow = FlowLossArgs.ReadTrain(args);
         o = o with { FlowLoss = flow, FlowValidation = FlowLossArgs.ReadValidation(args, flow is null ? 0 : 4) };
+        bool exportOnly = args.Flag("export-checkpoint");
         args.EnsureAllUsed(0);
         // the transformer's input and output channels follow the VAE's latent channels (its config; the trainer loads the weights)
         int latentChannels = FlowGuide.Models.Video.VideoAutoencoders.LatentChannels(vae);
         o = o with { Model = o.Model with { InChannels = latentChannels, OutChannels = latentChannels } };
-        if (args.Flag("export-checkpoint"))
+        if (exportOnly)
         {
             DitTrainer.ExportCheckpoint(o, output);
             return 0;

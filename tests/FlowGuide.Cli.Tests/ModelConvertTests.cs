@@ -47,4 +47,20 @@ public sealed class ModelConvertTests : IDisposable
         Assert.Equal(2, Run("model", "convert", "--from", src, "--to", Path.Combine(_dir, "x"), "--dtype", "f8").Code);
         Assert.False(Directory.Exists(Path.Combine(_dir, "x")));
     }
+
+    [Fact]
+    public void SamplingDefaultsCanBeReplacedAndAreChecked()
+    {
+        var src = TinyModel.Create(Path.Combine(_dir, "src"));
+        var before = ShippedModel.Load(src).Defaults;
+        var dst = Path.Combine(_dir, "cfg8");
+        var r = Run("model", "convert", "--from", src, "--to", dst, "--cfg", "8", "--steps", "12");
+        Assert.True(r.Code == 0, r.Err);
+        var after = ShippedModel.Load(dst).Defaults;
+        Assert.Equal(before with { GuidanceScale = 8f, Steps = 12 }, after);
+        var bad = Run("model", "convert", "--from", src, "--to", Path.Combine(_dir, "bad"), "--cfg", "0.5");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("--cfg", bad.Err);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "bad")));
+    }
 }

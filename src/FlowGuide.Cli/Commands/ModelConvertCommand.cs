@@ -12,17 +12,25 @@ public sealed class ModelConvertCommand : Command
     public override string Name => "model convert";
     public override string Summary => "re-save a model folder with weights in f16, bf16 or f32";
     public override string Usage =>
-        "flowguide model convert --from DIR --to DIR [--dtype f16|bf16|f32]\n\n" +
+        "flowguide model convert --from DIR --to DIR [--dtype f16|bf16|f32] [--cfg X] [--steps N] [--shift X]\n\n" +
         "Loads the model folder DIR (model_index.json, transformer/, vae/, text_encoder/) and writes it to the new folder with\n" +
         "the weights stored as --dtype (default f16). The target is written beside itself and renamed into place, so an\n" +
-        "interrupted run leaves no half-written folder; an existing target is an error.";
+        "interrupted run leaves no half-written folder; an existing target is an error.\n" +
+        "--cfg, --steps and --shift replace the sampling defaults written into the new model_index.json (what 'generate'\n" +
+        "uses when not told otherwise); the weights are unchanged.";
 
     public override int Run(Args args, TextWriter output, CancellationToken cancel)
     {
         var from = args.String("from") ?? throw new UsageException("--from DIR is required");
         var to = args.String("to") ?? throw new UsageException("--to DIR is required");
         var dtypeName = args.String("dtype", "f16").ToLowerInvariant();
+        float? cfg = args.String("cfg") is null ? null : args.Float("cfg", 0f);
+        int? steps = args.String("steps") is null ? null : args.Int("steps", 0);
+        double? shift = args.String("shift") is null ? null : args.Float("shift", 0f);
         args.EnsureAllUsed(0);
+        if (cfg is < 1f) throw new UsageException($"--cfg must be at least 1, got {cfg}");
+        if (steps is < 1) throw new UsageException($"--steps must be at least 1, got {steps}");
+        if (shift is <= 0) throw new UsageException($"--shift must be positive, got {shift}");
         var dtype = dtypeName switch
         {
             "f16" or "fp16" or "float16" => DType.F16,
@@ -34,10 +42,16 @@ public sealed class ModelConvertCommand : Command
         if (Directory.Exists(target) || File.Exists(target))
             throw new IOException($"'{to}' already exists; remove it or choose another --to folder.");
         var model = ShippedModel.Load(from);
+        var defaults = model.Defaults with
+        {
+            GuidanceScale = cfg ?? model.Defaults.GuidanceScale,
+            Steps = steps ?? model.Defaults.Steps,
+            Shift = shift ?? model.Defaults.Shift,
+        };
         var tmp = target.TrimEnd(Path.DirectorySeparatorChar) + ".tmp-" + Environment.ProcessId;
         try
         {
-            ShippedModel.Save(tmp, model.Transformer, model.Vae, model.TextEncoder, model.Defaults, dtype);
+            ShippedModel.Save(tmp, model.Transformer, model.Vae, model.TextEncoder, defaults, dtype);
             Directory.Move(tmp, target);
         }
         finally

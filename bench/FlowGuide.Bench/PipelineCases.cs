@@ -31,7 +31,7 @@ public static class PipelineCases
 
     /// <param name="modelPath">Model folder (null: find models/flowguide-small).</param>
     /// <param name="quick">One timed run instead of three.</param>
-    /// <param name="only">Method names to run (null: plain, flowmo, flowmotion, motionprompt); "plain" always runs first.
+    /// <param name="only">Method names to run (null: plain, flowmo, flowmotion, flowmotion-v2, motionprompt); "plain" always runs first.
     /// MotionPrompt variants: motionprompt-ckptF (F = 0, 0.33, 0.5, 0.67, 1: the fraction of transformer blocks checkpointed),
     /// with a -noreuse suffix the loop makes its own CFG call after the hook (motionprompt-ckpt1-noreuse: the settings
     /// before issue 10's tuning, but for the two-stage backward).</param>
@@ -50,6 +50,8 @@ public static class PipelineCases
             ("plain", () => Array.Empty<IGuidanceHook>()),
             ("flowmo", () => new IGuidanceHook[] { new FlowMoHook() }),
             ("flowmotion", () => new IGuidanceHook[] { FlowMotionHook.Create(null, source) }),
+            // the setting docs/eval-results.md chose for flowguide-small v2 on its dev set (clean latent, lr 0.3, first 20%)
+            ("flowmotion-v2", () => new IGuidanceHook[] { FlowMotionHook.Create(new FlowMotionOptions { Mode = FlowMotionMode.CleanLatent, LearningRate = 0.3 }, source) }),
         };
         // MotionPrompt needs the shipped discriminator beside the model folder (models/motionprompt-discriminator)
         var discDir = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(FindModel(modelPath)).TrimEnd(Path.DirectorySeparatorChar))!, "motionprompt-discriminator");

@@ -43,7 +43,10 @@ public sealed class TransferCommand : Command
         "  --out PATH          video.gif, video.mp4 (needs ffmpeg), video.y4m or a folder/ of PNG frames (default transfer.gif)\n" +
         SamplingArgs.Usage + "\n" +
         "Warnings and progress go to stderr; a summary (time, peak memory) to stdout. The metadata (OUT.json or\n" +
-        "flowguide.json) records the source, how it was prepared, the method and its settings. The paper uses --cfg 6.";
+        "flowguide.json) records the source, how it was prepared, the method and its settings. The paper uses --cfg 6.\n" +
+        "The defaults are the paper's, for Wan2.1. On the shipped flowguide-small they barely move the latent; use\n" +
+        "--mode clean-latent --lr 0.3, chosen on held-out clips (docs/eval-results.md). That transfers motion at the cost\n" +
+        "of some prompt adherence.";
 
     public override IReadOnlySet<string> Flags => new HashSet<string> { "no-difference-alignment", "no-velocity-regularization" };
 

@@ -31,28 +31,23 @@ public static class DecoderCases
         {
             int hl = model.Defaults.Height / vae.SpatialFactor, wl = model.Defaults.Width / vae.SpatialFactor;
             var z = Tensor.Randn(rng, batch, vae.Config.ZDim, hl, wl);
-            var r = Harness.Measure($"decoder no-grad batch {batch}", "flowguide", () =>
+            BenchResult PerFrame(string what, Action<Tensor> pass)
             {
-                using var s = new TensorScope();
-                using (GradMode.NoGrad()) dec.Forward(z);
-            }, note: "(per frame: see min / batch)");
-            yield return r with { Note = $"({r.MinMs / batch:F2} ms per frame)" };
-            var r1 = Harness.Measure($"decoder taped fwd batch {batch}", "flowguide", () =>
+                var r = Harness.Measure($"decoder {what} batch {batch}", "flowguide", () =>
+                {
+                    using var s = new TensorScope();
+                    pass(z.DetachedLeaf());
+                });
+                return r with { Note = $"({r.MinMs / batch:F2} ms per frame)" };
+            }
+            yield return PerFrame("no-grad", x => { using (GradMode.NoGrad()) dec.Forward(x); });
+            yield return PerFrame("taped fwd", x => { using (GradMode.EnableGrad()) Ops.Sum(dec.Forward(x)); });
+            yield return PerFrame("taped fwd+bwd(input)", x =>
             {
-                using var s = new TensorScope();
-                var x = z.DetachedLeaf();
-                using (GradMode.EnableGrad()) Ops.Sum(dec.Forward(x));
-            });
-            yield return r1 with { Note = $"({r1.MinMs / batch:F2} ms per frame)" };
-            var r2 = Harness.Measure($"decoder taped fwd+bwd(input) batch {batch}", "flowguide", () =>
-            {
-                using var s = new TensorScope();
-                var x = z.DetachedLeaf();
                 Tensor y;
                 using (GradMode.EnableGrad()) y = Ops.Sum(dec.Forward(x));
                 Autograd.Grad(y, new[] { x });
             });
-            yield return r2 with { Note = $"({r2.MinMs / batch:F2} ms per frame)" };
         }
     }
 }

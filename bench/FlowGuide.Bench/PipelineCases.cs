@@ -60,12 +60,7 @@ public static class PipelineCases
             var disc = FlowGuide.Models.Flow.FlowDiscriminator.Load(discDir);
             var mp = new MotionPromptOptions();
             methods.Add(("motionprompt", () => new IGuidanceHook[] { new MotionPromptHook(disc, mp) }));
-            methods.Add(("motionprompt-timed", () =>
-            {
-                var timed = new TimedHook(new MotionPromptHook(disc, mp));
-                LastTimed = timed;
-                return new IGuidanceHook[] { timed };
-            }));
+            methods.Add(("motionprompt-timed", () => new IGuidanceHook[] { new TimedHook(new MotionPromptHook(disc, mp)) }));
             // variants: motionprompt-ckptF (a fraction F of the transformer blocks checkpointed), -noreuse (the loop's own CFG call)
             foreach (var ckpt in new[] { "0", "0.33", "0.5", "0.67", "1" })
                 foreach (bool reuse in new[] { true, false })
@@ -108,8 +103,6 @@ public static class PipelineCases
         }
     }
 
-    public static TimedHook? LastTimed;
-
     private static IEnumerable<BenchResult> Interleaved(ShippedModel model, GenerationOptions options,
         List<(string Name, Func<IReadOnlyList<IGuidanceHook>> Hooks)> methods, int runs)
     {
@@ -131,10 +124,12 @@ public static class PipelineCases
                 var p0 = GC.GetTotalPauseDuration();
                 int g0 = GC.CollectionCount(2);
                 var sw = Stopwatch.StartNew();
+                var hooks = methods[m].Hooks();
                 using (var scope = new TensorScope())
-                    model.Pipeline.Generate(DefaultPrompt, options, methods[m].Hooks());
+                    model.Pipeline.Generate(DefaultPrompt, options, hooks);
                 double w = sw.Elapsed.TotalMilliseconds, c = (Process.GetCurrentProcess().TotalProcessorTime - c0).TotalMilliseconds;
-                if (LastTimed is { } th) { Console.Error.WriteLine($"  {methods[m].Name}: hook {th.BeforeModelMs:F0} ms in {th.Calls} calls, rest {w - th.BeforeModelMs:F0} ms"); LastTimed = null; }
+                foreach (var th in hooks.OfType<TimedHook>())
+                    Console.Error.WriteLine($"  {methods[m].Name}: hook {th.BeforeModelMs:F0} ms in {th.Calls} calls, rest {w - th.BeforeModelMs:F0} ms");
                 if (round > 0) { gcPause[m] += (GC.GetTotalPauseDuration() - p0).TotalMilliseconds / runs; gen2[m] += GC.CollectionCount(2) - g0; }
                 peak[m] = Math.Max(peak[m], BufferPool.PeakLiveBytes - start);
                 if (round == 0) continue; // warm-up round

@@ -24,13 +24,9 @@ public sealed class ModelConvertCommand : Command
         var from = args.String("from") ?? throw new UsageException("--from DIR is required");
         var to = args.String("to") ?? throw new UsageException("--to DIR is required");
         var dtypeName = args.String("dtype", "f16").ToLowerInvariant();
-        float? cfg = args.String("cfg") is null ? null : args.Float("cfg", 0f);
-        int? steps = args.String("steps") is null ? null : args.Int("steps", 0);
-        double? shift = args.String("shift") is null ? null : args.Float("shift", 0f);
+        var (steps, cfg, shift) = SamplingArgs.ReadSchedule(args);
         args.EnsureAllUsed(0);
         if (cfg is < 1f) throw new UsageException($"--cfg must be at least 1, got {cfg}");
-        if (steps is < 1) throw new UsageException($"--steps must be at least 1, got {steps}");
-        if (shift is <= 0) throw new UsageException($"--shift must be positive, got {shift}");
         var dtype = dtypeName switch
         {
             "f16" or "fp16" or "float16" => DType.F16,

@@ -60,18 +60,25 @@ internal sealed record SamplingArgs(string Negative, ulong Seed, string? ModelPa
         var negative = args.String("negative", "");
         ulong seed = args.Seed("seed", (ulong)Random.Shared.NextInt64(0, 1L << 31));
         var modelArg = args.String("model");
-        int? steps = args.String("steps") is null ? null : args.Int("steps", 0);
-        float? cfg = args.String("cfg") is null ? null : args.Float("cfg", 0);
-        float? shift = args.String("shift") is null ? null : args.Float("shift", 0);
+        var (steps, cfg, shift) = ReadSchedule(args);
         int? frames = args.String("frames") is null ? null : args.Int("frames", 0);
         var samplerName = args.String("sampler");
-        if (steps is < 1) throw new UsageException($"--steps must be at least 1, got {steps}");
-        if (shift is <= 0) throw new UsageException($"--shift must be positive, got {shift}");
         if (frames is < 1) throw new UsageException($"--frames must be positive, got {frames}");
         SamplerKind? sampler = samplerName is null ? null
             : samplerName.ToLowerInvariant() switch { "euler" => SamplerKind.Euler, "unipc" => SamplerKind.UniPc,
                 _ => throw new UsageException($"--sampler must be euler or unipc, got '{samplerName}'") };
         return new SamplingArgs(negative, seed, modelArg, steps, cfg, shift, frames, sampler);
+    }
+
+    /// <summary>--steps, --cfg and --shift as given (null when absent; marked used); steps and shift range-checked.</summary>
+    public static (int? Steps, float? Cfg, float? Shift) ReadSchedule(Args args)
+    {
+        int? steps = args.String("steps") is null ? null : args.Int("steps", 0);
+        float? cfg = args.String("cfg") is null ? null : args.Float("cfg", 0);
+        float? shift = args.String("shift") is null ? null : args.Float("shift", 0);
+        if (steps is < 1) throw new UsageException($"--steps must be at least 1, got {steps}");
+        if (shift is <= 0) throw new UsageException($"--shift must be positive, got {shift}");
+        return (steps, cfg, shift);
     }
 
     /// <summary>

@@ -8,6 +8,8 @@ namespace FlowGuide.Tensors;
 /// back to back, so that is its own work plus any untracked glue before it), and every backward function its own wall
 /// time, including the gradient reduction and accumulation after it. Off by default; when off, an op pays one branch.
 /// Only the thread that called <see cref="Start"/> is charged (ops' own worker threads and other threads' passes are not).
+/// A backward pass nested in a backward function (a checkpointed segment's) is charged op by op as well as in the
+/// enclosing function's total, so backward times can add up to more than the wall time.
 /// </summary>
 public static class OpProfile
 {
@@ -44,9 +46,6 @@ public static class OpProfile
         Enabled = false;
         return Entries.Select(kv => (kv.Key, kv.Value)).OrderByDescending(e => e.Value.ForwardMs + e.Value.BackwardMs).ToList();
     }
-
-    /// <summary>Restarts the forward clock (after work that should not be charged to the next op).</summary>
-    public static void Mark() => _last = Stopwatch.GetTimestamp();
 
     internal static void OpDone(string op)
     {

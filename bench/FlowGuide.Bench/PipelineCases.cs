@@ -32,7 +32,7 @@ public static class PipelineCases
     /// <param name="modelPath">Model folder (null: find models/flowguide-small).</param>
     /// <param name="quick">One timed run instead of three.</param>
     /// <param name="only">Method names to run (null: plain, flowmo, flowmotion, flowmotion-v2, motionprompt); "plain" always runs first.
-    /// MotionPrompt variants: motionprompt-ckptF (F = 0, 0.33, 0.5, 0.67, 1: the fraction of transformer blocks checkpointed),
+    /// MotionPrompt variants: motionprompt-w3 (the earlier default window, steps 3..14 of 50), motionprompt-ckptF (F = 0, 0.33, 0.5, 0.67, 1: the fraction of transformer blocks checkpointed),
     /// with a -noreuse suffix the loop makes its own CFG call after the hook (motionprompt-ckpt1-noreuse: the settings
     /// before issue 10's tuning, but for the two-stage backward).</param>
     /// <param name="runs">Timed runs per method (null: 3, or 1 when quick).</param>
@@ -61,6 +61,9 @@ public static class PipelineCases
             var mp = new MotionPromptOptions();
             methods.Add(("motionprompt", () => new IGuidanceHook[] { new MotionPromptHook(disc, mp) }));
             methods.Add(("motionprompt-timed", () => new IGuidanceHook[] { new TimedHook(new MotionPromptHook(disc, mp)) }));
+            // the window FlowGuide used before reading the paper's "3 < t < 15" as strict: steps 3..14 of 50 (5 of 20 guided)
+            var window12 = mp with { Window = StepWindow.Fractions(3.0 / 50, 15.0 / 50) };
+            methods.Add(("motionprompt-w3", () => new IGuidanceHook[] { new MotionPromptHook(disc, window12) }));
             // variants: motionprompt-ckptF (a fraction F of the transformer blocks checkpointed), -noreuse (the loop's own CFG call)
             foreach (var ckpt in new[] { "0", "0.33", "0.5", "0.67", "1" })
                 foreach (bool reuse in new[] { true, false })

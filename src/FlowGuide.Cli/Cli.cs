@@ -21,6 +21,7 @@ public static class Cli
         new VaeEvalCommand(),
         new TrainDitCommand(),
         new ModelConvertCommand(),
+        new ModelProbeCommand(),
         new PromptsCommand(),
         new EvalCommand(),
         new ReportCommand(),

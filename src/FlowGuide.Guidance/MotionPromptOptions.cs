@@ -27,16 +27,19 @@ public enum TvReduction
 /// <summary>
 /// Settings of <see cref="MotionPromptHook"/>. Defaults are the paper's AnimateDiff column of its hyper-parameter table
 /// (the configuration its ablations start from): 1 token initialised from "authentic", K = 3 iterations per guided step,
-/// steps 3..15 of 50, 1 frame pair (2 decoded frames), l1 = 1, l2 = 5, l3 = 10, lr = 0.005. The paper's other models
+/// 3 &lt; t &lt; 15 of 50 (steps 4..14), 1 frame pair (2 decoded frames), l1 = 1, l2 = 5, l3 = 10, lr = 0.005. The paper's other models
 /// used windows 5..15 and 3..20, 3 pairs, l2 in {1, 5}, l3 in {3, 10}, lr in {5e-4, 1e-3, 5e-3}.
 /// </summary>
 public sealed record MotionPromptOptions
 {
-    /// <summary>Guided steps. Default: fractions [0.06, 0.30), steps 3..14 of 50, scaling with the step count.</summary>
+    /// <summary>
+    /// Guided steps. Default: fractions [0.08, 0.30), steps 4..14 of 50 — the paper's "3 &lt; t &lt; 15", strict at both
+    /// ends (11 of 50 steps, 22%) — scaling with the step count (steps 2..5 of 20).
+    /// </summary>
     public StepWindow Window { get; init; } = DefaultWindow;
 
-    /// <summary>The paper's AnimateDiff window: steps 3 to 15 of 50 as a fraction window.</summary>
-    public static StepWindow DefaultWindow { get; } = StepWindow.Fractions(3.0 / 50, 15.0 / 50);
+    /// <summary>The paper's AnimateDiff window, 3 &lt; t &lt; 15 of 50 (steps 4..14), as a fraction window.</summary>
+    public static StepWindow DefaultWindow { get; } = StepWindow.Fractions(4.0 / 50, 15.0 / 50);
 
     /// <summary>Learnable tokens appended to the end of the prompt (the paper: 1; 3 gave little more).</summary>
     public int TokenCount { get; init; } = 1;

@@ -157,6 +157,8 @@ public class MotionPromptHookTests
         Assert.Throws<ArgumentException>(() => new MotionPromptHook(parts.Discriminator, o with { TokenCount = 0 }));
         Assert.Throws<ArgumentException>(() => new MotionPromptHook(parts.Discriminator, o with { LearningRate = 0 }));
         Assert.Throws<ArgumentException>(() => new MotionPromptHook(parts.Discriminator, o with { TvWeight = -1 }));
-        Assert.Equal((3, 15), new MotionPromptOptions().Window.Resolve(50));
+        // the paper's 3 < t < 15 of 50 (strict: 11 steps), and its share of a 20-step run
+        Assert.Equal((4, 15), new MotionPromptOptions().Window.Resolve(50));
+        Assert.Equal((2, 6), new MotionPromptOptions().Window.Resolve(20));
     }
 }

@@ -214,4 +214,21 @@ public sealed class TrainerTests : IDisposable
         foreach (var (f, bytes) in checkpointBytes) Assert.Equal(bytes, File.ReadAllBytes(f));
         Assert.NotNull(ShippedModel.Load(folder));
     }
+
+    [Fact]
+    public void TrainingNoiseLevelsFollowTheirLogitNormalSettings()
+    {
+        var o = Dit("t", 1, "vae");
+        var a = new Rng(7);
+        var b = new Rng(7);
+        // the defaults draw exactly what the trainer drew before the setting existed: sigmoid(n)
+        for (int i = 0; i < 100; i++) Assert.Equal(1f / (1f + MathF.Exp(-b.Normal())), DitTrainer.SampleTimestep(o, a));
+        var r = new Rng(8);
+        double high = Enumerable.Range(0, 4000).Average(_ => DitTrainer.SampleTimestep(o with { TimestepMean = 2f }, r));
+        Assert.InRange(high, 0.8, 0.9);   // E[sigmoid(2 + n)] is about 0.84
+        double narrow = Enumerable.Range(0, 4000).Select(_ => (double)DitTrainer.SampleTimestep(o with { TimestepStd = 0.1f }, r)).Max();
+        Assert.InRange(narrow, 0.5, 0.6);
+        Assert.Contains("positive finite std", Assert.Throws<ArgumentException>(() => (o with { TimestepStd = 0 }).Validate()).Message);
+        Assert.Contains("finite mean", Assert.Throws<ArgumentException>(() => (o with { TimestepMean = float.NaN }).Validate()).Message);
+    }
 }

@@ -39,7 +39,7 @@ internal static class GuidanceArgs
         "  --flowmo-no-recompute    step with the velocity from before the update (the released code)\n" +
         "  --flowmo-no-checkpointing  keep all activations for the backward pass (faster, more memory)\n" +
         "  --motionprompt-discriminator DIR  trained flow discriminator ('flowguide train discriminator'; default " + DefaultDiscriminatorPath + ")\n" +
-        "  --motionprompt-window A:B  optimised steps as fractions of the run (default 0.06:0.3, steps 3..14 of 50)\n" +
+        "  --motionprompt-window A:B  optimised steps as fractions of the run (default 0.08:0.3, steps 4..14 of 50: the paper's 3<t<15)\n" +
         "  --motionprompt-iterations K  token updates per optimised step (default 3)\n" +
         "  --motionprompt-tokens N    learnable tokens appended to the prompt (default 1)\n" +
         "  --motionprompt-init-word W word whose embedding initialises them (default authentic; 'the' when not in the vocabulary)\n" +
@@ -194,7 +194,7 @@ internal static class GuidanceArgs
             ["name"] = "motionprompt",
             ["discriminator"] = discDir,
             ["discriminator_sha256"] = WeightsFingerprint(Path.Combine(discDir, FlowDiscriminator.WeightsFileName)),
-            ["window"] = window ?? "0.06:0.3",
+            ["window"] = window ?? "0.08:0.3",
             ["iterations"] = o.Iterations,
             ["tokens"] = o.TokenCount,
             ["init_word"] = o.InitWord,

@@ -144,6 +144,8 @@ public sealed class TrainDitCommand : Command
         "  --layers N           transformer layers (default 6; width 256 = 4 heads x 64)\n" +
         "  --patch T,H,W        patch size over latent frames, rows, columns (default 1,2,2); in/out channels follow the VAE\n" +
         "  --caption-dropout X  probability of the empty prompt (default 0.1)\n" +
+        "  --t-mean M           training noise levels t = sigmoid(M + S*n), n ~ N(0,1): M > 0 trains more at high noise (default 0)\n" +
+        "  --t-std S            the scale S of that logit-normal (default 1)\n" +
         "  --latent-cache DIR   where encoded latents are cached (default DIR/latents)\n" +
         "  --init MODEL_DIR     start from this model folder's transformer and text encoder (same sizes) under a fresh schedule\n" +
         "  --export-checkpoint  only write the EMA weights of DIR/checkpoint as a model folder DIR/model-stepN (no training;\n" +
@@ -162,6 +164,8 @@ public sealed class TrainDitCommand : Command
                 NumLayers = args.Int("layers", o.Model.NumLayers), PatchSize = Patch(args, o.Model.PatchSize),
             },
             CaptionDropout = args.Float("caption-dropout", o.CaptionDropout),
+            TimestepMean = args.Float("t-mean", o.TimestepMean),
+            TimestepStd = args.Float("t-std", o.TimestepStd),
             LatentCacheDirectory = args.String("latent-cache"),
             InitDirectory = args.String("init"),
         };

@@ -20,6 +20,13 @@ public sealed record DitTrainingOptions : TrainerOptions
     public WordTextEncoderConfig TextEncoder { get; init; } = WordTextEncoderConfig.Small;
     /// <summary>Probability of training on the empty prompt (zero context) instead of the caption: teaches the unconditional velocity CFG needs.</summary>
     public float CaptionDropout { get; init; } = 0.1f;
+    /// <summary>
+    /// Location of the logit-normal distribution of training noise levels: t = sigmoid(mean + std·n), n ~ N(0, 1).
+    /// 0 centres t on 0.5; a positive value spends more steps at high noise, where the layout and the motion of a video are decided.
+    /// </summary>
+    public float TimestepMean { get; init; }
+    /// <summary>Scale of the logit-normal training t (see <see cref="TimestepMean"/>).</summary>
+    public float TimestepStd { get; init; } = 1f;
     /// <summary>Where encoded latents are cached per clip seed (default OUT/latents); null keeps them in memory only.</summary>
     public string? LatentCacheDirectory { get; init; }
     /// <summary>Noise levels t at which validation loss is measured (fixed eps per clip and t).</summary>
@@ -48,6 +55,8 @@ public sealed record DitTrainingOptions : TrainerOptions
         Model.Validate();
         if (string.IsNullOrWhiteSpace(VaeDirectory)) throw new ArgumentException("DitTrainer: the VAE folder is empty.");
         if (CaptionDropout is < 0 or > 1) throw new ArgumentException($"DitTrainer: caption dropout must be in [0, 1], got {CaptionDropout}.");
+        if (!float.IsFinite(TimestepMean) || !(TimestepStd > 0 && float.IsFinite(TimestepStd)))
+            throw new ArgumentException($"DitTrainer: the logit-normal t needs a finite mean and a positive finite std, got mean {TimestepMean}, std {TimestepStd}.");
         if (Model.TextDim != TextEncoder.Width)
             throw new ArgumentException($"DitTrainer: transformer text_dim {Model.TextDim} differs from the text encoder width {TextEncoder.Width}.");
         if (ValidationTimesteps.Length == 0 || ValidationTimesteps.Any(t => !(t > 0 && t < 1)))
@@ -172,7 +181,7 @@ public static class DitTrainer
             var z0 = Cat(z0s);                                                         // [B, C, F', H', W']
             var ctx = Cat(contexts);                                                   // [B, L, D]
             var t = new float[options.BatchSize];
-            for (int b = 0; b < t.Length; b++) t[b] = 1f / (1f + MathF.Exp(-loop.Rng.Normal()));
+            for (int b = 0; b < t.Length; b++) t[b] = SampleTimestep(options, loop.Rng);
             var eps = Tensor.Randn(loop.Rng, z0.Shape.ToArray());
             if (flowLoss is null) return new StepLoss(FlowLoss(module.Transformer, z0, eps, t, ctx));
             var r = DitFlowLoss.Compute(module.Transformer, decoder, flowLoss, z0, eps, t, ctx,
@@ -234,6 +243,10 @@ public static class DitTrainer
         module.TextEncoder.LoadStateDict(m.TextEncoder.StateDict());
         log?.WriteLine($"dit: initialised the transformer and text encoder from {directory}");
     }
+
+    /// <summary>A training noise level t = sigmoid(mean + std·n), n ~ N(0, 1) from <paramref name="rng"/> (<see cref="DitTrainingOptions.TimestepMean"/>).</summary>
+    public static float SampleTimestep(DitTrainingOptions options, Rng rng) =>
+        1f / (1f + MathF.Exp(-(options.TimestepMean + options.TimestepStd * rng.Normal())));
 
     /// <summary>
     /// The flow-matching loss: z_t = (1 - t)·z0 + t·eps per batch item, target eps - z0, timestep 1000·t,

@@ -62,8 +62,8 @@ public sealed class ModelProbeCommand : Command
         return 0;
     }
 
-    /// <summary>Four decimals with a sign; a value that rounds to zero prints as +0.0000.</summary>
-    private static string Signed(double x) => x.ToString("+0.0000;-0.0000;+0.0000", CultureInfo.InvariantCulture);
+    /// <summary>Four decimals with the value's own sign, also when it rounds to zero (-0.00001 prints as -0.0000).</summary>
+    private static string Signed(double x) => (x < 0 ? "-" : "+") + Math.Abs(x).ToString("0.0000", CultureInfo.InvariantCulture);
 
     private static double[]? ParseTimesteps(string? text)
     {

@@ -4,13 +4,7 @@ namespace FlowGuide.Cli.Tests;
 
 public class CliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] argv)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = FlowGuide.Cli.Cli.Run(argv, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] argv) => CliRun.Run(argv);
 
     [Fact]
     public void HelpListsCommands()

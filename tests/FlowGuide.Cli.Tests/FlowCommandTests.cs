@@ -11,13 +11,7 @@ public sealed class FlowCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_tmp, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] argv)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = FlowGuide.Cli.Cli.Run(argv, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] argv) => CliRun.Run(argv);
 
     /// <summary>../shared/data/flow/mmflow (see <see cref="FlowGuide.TestSupport.RepoPaths"/>).</summary>
     private static string Mmflow()

@@ -18,13 +18,7 @@ public sealed class GenerateCommandTests : IDisposable
         try { Directory.Delete(_dir, true); } catch (IOException) { }
     }
 
-    private static (int Code, string Out, string Err) Run(params string[] argv)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Cli.Run(argv, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] argv) => CliRun.Run(argv);
 
     private (int Code, string Out, string Err) Generate(string outPath, params string[] extra) =>
         Run(new[] { "generate", "--prompt", Prompt, "--model", _model, "--out", outPath }

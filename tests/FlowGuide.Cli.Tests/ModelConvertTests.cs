@@ -15,13 +15,7 @@ public sealed class ModelConvertTests : IDisposable
         if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 
-    private static (int Code, string Out, string Err) Run(params string[] argv)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = FlowGuide.Cli.Cli.Run(argv, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] argv) => CliRun.Run(argv);
 
     [Fact]
     public void ConvertsToF16AndTheModelStillLoadsAndGenerates()

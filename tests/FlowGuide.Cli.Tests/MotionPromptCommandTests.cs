@@ -31,13 +31,7 @@ public sealed class MotionPromptCommandTests : IDisposable
         try { Directory.Delete(_dir, true); } catch (IOException) { }
     }
 
-    private static (int Code, string Out, string Err) Run(params string[] argv)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Cli.Run(argv, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] argv) => CliRun.Run(argv);
 
     private (int Code, string Out, string Err) Train(string outDir) =>
         Run("train", "discriminator", "--out", outDir, "--model", _model, "--real-videos", "4", "--fake-videos", "4", "--pairs", "2",

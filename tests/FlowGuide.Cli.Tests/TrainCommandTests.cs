@@ -2,12 +2,7 @@ namespace FlowGuide.Cli.Tests;
 
 public sealed class TrainCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] argv)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        return (Cli.Run(argv, o, e), o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] argv) => CliRun.Run(argv);
 
     [Fact]
     public void TrainVaeRunsStopsAndRefusesToOverwrite()

@@ -39,13 +39,7 @@ public sealed class TransferCommandTests : IDisposable
         return v;
     }
 
-    private static (int Code, string Out, string Err) Run(params string[] argv)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Cli.Run(argv, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] argv) => CliRun.Run(argv);
 
     private (int Code, string Out, string Err) Transfer(string outPath, params string[] extra) =>
         Run(new[] { "transfer", "--source", _source, "--prompt", Prompt, "--model", _model, "--out", outPath, "--seed", "7", "--steps", "4" }

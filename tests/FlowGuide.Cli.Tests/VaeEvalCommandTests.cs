@@ -13,12 +13,7 @@ public sealed class VaeEvalCommandTests : IDisposable
         try { Directory.Delete(_dir, true); } catch (IOException) { }
     }
 
-    private static (int Code, string Out, string Err) Run(params string[] argv)
-    {
-        var o = new StringWriter(); var e = new StringWriter();
-        int code = Cli.Run(argv, o, e, CancellationToken.None);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] argv) => CliRun.Run(argv);
 
     /// <summary>A square moving right 2 px per frame over a flat background: [1, 3, 5, 8, 12].</summary>
     private static Tensor MovingSquare()

@@ -67,6 +67,13 @@ public sealed class TrainCommandTests
             Assert.Contains("step 1", r.Out);
             Assert.NotNull(FlowGuide.Sampling.ShippedModel.Load(Path.Combine(dir, "d", "model-step1")));
             Assert.False(Directory.Exists(Path.Combine(dir, "d", "model")));   // the run itself is not finished
+            // the training t's logit-normal: a scale of 0 is refused in one line, before anything is written
+            var fresh = dit.Select(x => x == Path.Combine(dir, "d") ? Path.Combine(dir, "t") : x);
+            var bad = Run(fresh.Concat(new[] { "--t-mean", "1", "--t-std", "0" }).ToArray());
+            Assert.NotEqual(0, bad.Code);
+            Assert.Contains("positive finite std", bad.Err);
+            Assert.Single(bad.Err.Trim().Split('\n'));
+            Assert.False(Directory.Exists(Path.Combine(dir, "t", "checkpoint")));
         }
         finally { try { Directory.Delete(dir, true); } catch (IOException) { } }
     }

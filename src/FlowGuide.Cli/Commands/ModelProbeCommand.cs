@@ -57,8 +57,9 @@ public sealed class ModelProbeCommand : Command
             output.WriteLine($"| {group.Key.ToString().ToLowerInvariant()} | {group.First().Clips} | {string.Join(" | ", cells)} |");
         }
         output.WriteLine();
-        output.WriteLine("loss with the true captions: " + string.Join(", ", rows.Where(r => r.Attribute == CaptionAttribute.Everything || r == rows[0])
-            .GroupBy(r => r.T).Select(g => string.Create(CultureInfo.InvariantCulture, $"t = {g.Key:0.###}: {g.First().TrueLoss:F4}"))));
+        // the empty prompt applies to every clip, so its rows carry the true-caption loss over all of them
+        output.WriteLine("loss with the true captions: " + string.Join(", ", rows.Where(r => r.Attribute == CaptionAttribute.Everything)
+            .Select(r => string.Create(CultureInfo.InvariantCulture, $"t = {r.T:0.###}: {r.TrueLoss:F4}"))));
         return 0;
     }
 

@@ -105,7 +105,7 @@ public static class CaptionProbe
         if (!changed) return null;
         // "a"/"an" before a reworded colour or shape follows its new first letter
         for (int i = 0; i + 1 < w.Length; i++)
-            if (w[i] is "a" or "an") w[i] = "aeiou".Contains(w[i + 1][0]) ? "an" : "a";
+            if (w[i] is "a" or "an") w[i] = CaptionGrammar.ArticleFor(w[i + 1]);
         return string.Join(' ', w);
     }
 

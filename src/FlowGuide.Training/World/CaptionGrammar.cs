@@ -154,7 +154,8 @@ public static class CaptionGrammar
         sb.Append(" background");
     }
 
-    private static string ArticleFor(string word) => "aeiou".Contains(word[0]) ? "an" : "a";
+    /// <summary>"an" before a word starting with a vowel, else "a".</summary>
+    internal static string ArticleFor(string word) => "aeiou".Contains(word[0]) ? "an" : "a";
 
     /// <summary>Splits a caption or prompt into lower-case words on white space.</summary>
     public static string[] Tokenize(string text) =>

@@ -195,6 +195,36 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void InitAddsAZeroPositionEmbeddingToAModelWithoutOne()
+    {
+        var vae = RandomVae();
+        var plain = DitTrainer.Train(Dit("dit-pe-a", 2, vae));
+        var withPositions = WanTransformerConfig.Tiny with { PositionFrequencies = 2 };
+        var module = new DitTrainingModule(withPositions, TinyText, new Rng(1));
+        new Rng(2).FillNormal(module.Transformer.PositionEmbedding!.Weight.Span);
+        DitTrainer.InitialiseFrom(module, plain.ExportDirectory!);
+        var source = ShippedModel.Load(plain.ExportDirectory!).Transformer.StateDict();
+        foreach (var (name, value) in module.Transformer.StateDict())
+            if (name.StartsWith(WanTransformer3D.PositionEmbeddingName, StringComparison.Ordinal))
+                Assert.True(value.Span.ToArray().All(v => v == 0), name);
+            else
+                Assert.Equal(source[name].Span.ToArray(), value.Span.ToArray());
+
+        // the run trains on: the embedding moves away from zero
+        var o = Dit("dit-pe-b", 3, vae) with { Model = withPositions, InitDirectory = plain.ExportDirectory };
+        var run = DitTrainer.Train(o);
+        var trained = ShippedModel.Load(run.ExportDirectory!).Transformer;
+        Assert.Equal(withPositions, trained.Config);
+        Assert.Contains(trained.PositionEmbedding!.Weight.Span.ToArray(), v => v != 0);
+
+        // the other way, or any other difference, is refused
+        var back = Assert.Throws<ArgumentException>(() => DitTrainer.InitialiseFrom(new DitTrainingModule(WanTransformerConfig.Tiny, TinyText, new Rng(1)), run.ExportDirectory!));
+        Assert.Contains("position embedding", back.Message);
+        var deeper = WanTransformerConfig.Tiny with { PositionFrequencies = 2, NumLayers = 3 };
+        Assert.Throws<ArgumentException>(() => DitTrainer.InitialiseFrom(new DitTrainingModule(deeper, TinyText, new Rng(1)), plain.ExportDirectory!));
+    }
+
+    [Fact]
     public void ExportCheckpointWritesTheEmaWeightsTheFinalExportWrites()
     {
         var vae = RandomVae();

@@ -143,6 +143,8 @@ public sealed class TrainDitCommand : Command
         "  --vae DIR            trained VAE folder (e.g. the vae/ a 'train vae' run exported); frozen\n" +
         "  --layers N           transformer layers (default 6; width 256 = 4 heads x 64)\n" +
         "  --patch T,H,W        patch size over latent frames, rows, columns (default 1,2,2); in/out channels follow the VAE\n" +
+        "  --position-frequencies K  add a learned absolute-position embedding of K sin/cos frequencies per axis (frame,\n" +
+        "                       row, column; default 0: none, as in Wan2.1); it starts at zero, so --init may name a model without it\n" +
         "  --caption-dropout X  probability of the empty prompt (default 0.1)\n" +
         "  --t-mean M           training noise levels t = sigmoid(M + S*n), n ~ N(0,1): M > 0 trains more at high noise (default 0)\n" +
         "  --t-std S            the scale S of that logit-normal (default 1)\n" +
@@ -162,6 +164,7 @@ public sealed class TrainDitCommand : Command
             Model = o.Model with
             {
                 NumLayers = args.Int("layers", o.Model.NumLayers), PatchSize = Patch(args, o.Model.PatchSize),
+                PositionFrequencies = args.Int("position-frequencies", o.Model.PositionFrequencies),
             },
             CaptionDropout = args.Float("caption-dropout", o.CaptionDropout),
             TimestepMean = args.Float("t-mean", o.TimestepMean),

@@ -36,7 +36,15 @@ public sealed partial class WanTransformer3D : Module, IVelocityModel
         Blocks = Child("blocks", new ModuleList<WanTransformerBlock>(
             Enumerable.Range(0, config.NumLayers).Select(_ => new WanTransformerBlock(config, rng))));
         ProjOut = Child("proj_out", new Linear(d, config.OutProjDim, true, rng));
+        if (config.PositionFrequencies > 0)
+        {
+            PositionEmbedding = Child(PositionEmbeddingName, new Linear(config.PositionFeatureDim, d, false, null));
+            PositionEmbedding.Weight.Span.Clear(); // zero: a model gains it without changing its output
+        }
     }
+
+    /// <summary>Module name of <see cref="PositionEmbedding"/> (its one key is <c>flowguide_position_embedding.weight</c>).</summary>
+    public const string PositionEmbeddingName = "flowguide_position_embedding";
 
     /// <summary>
     /// A model whose parameters are zero (norm weights one), built without drawing random numbers: the placeholder
@@ -52,6 +60,9 @@ public sealed partial class WanTransformer3D : Module, IVelocityModel
     public WanConditionEmbedder ConditionEmbedder { get; }
     public ModuleList<WanTransformerBlock> Blocks { get; }
     public Linear ProjOut { get; }
+
+    /// <summary>The absolute-position projection [D, 6K] (<see cref="WanTransformerConfig.PositionFrequencies"/>); null when off.</summary>
+    public Linear? PositionEmbedding { get; }
 
     /// <summary>
     /// When true and gradients are being recorded, each block runs under <see cref="Checkpoint.Run"/>: its activations are
@@ -105,6 +116,8 @@ public sealed partial class WanTransformer3D : Module, IVelocityModel
         // 1. patch embedding: [B, C, F, H, W] -> [B, D, F', H', W'] -> tokens in (frame, row, column) order
         var x = PatchEmbedding.Forward(latent); // [B, D, F', H', W']
         x = Ops.Permute(Ops.Reshape(x, b, d, tokens), 0, 2, 1); // [B, F'*H'*W', D]
+        if (PositionEmbedding is not null)
+            x = Ops.Add(x, PositionEmbedding.Forward(PositionFeatures(f, h, w, c.PositionFrequencies))); // + [L, D]
 
         // 2. conditioning: time embedding, block modulation, projected text
         var (temb, timestepProj, context) = ConditionEmbedder.Forward(timestep, textContext); // [B, D], [B, 6, D], [B, Lt, D]
@@ -133,6 +146,38 @@ public sealed partial class WanTransformer3D : Module, IVelocityModel
         x = Ops.Reshape(x, b, f, h, w, pt, ph, pw, c.OutChannels); // [B, F', H', W', pt, ph, pw, C]
         x = Ops.Permute(x, 0, 7, 1, 4, 2, 5, 3, 6); // [B, C, F', pt, H', ph, W', pw]
         return Ops.Reshape(x, b, c.OutChannels, f * pt, h * ph, w * pw); // [B, C, F, H, W]
+    }
+
+    /// <summary>
+    /// The constant features of <see cref="WanTransformerConfig.PositionFrequencies"/>: [F'·H'·W', 6K] in token order,
+    /// per axis sin(pi k u) for k = 1..K then cos(pi k u), u = index / (count - 1) (0 on an axis of one), axes frame, row, column.
+    /// </summary>
+    public static Tensor PositionFeatures(int f, int h, int w, int frequencies)
+    {
+        if (f <= 0 || h <= 0 || w <= 0 || frequencies <= 0)
+            throw new ArgumentException($"WanTransformer3D.PositionFeatures: grid ({f}, {h}, {w}) and frequencies {frequencies} must be positive.");
+        int k = frequencies, dim = 6 * k;
+        var data = new float[f * h * w * dim];
+        static double U(int i, int n) => n == 1 ? 0 : (double)i / (n - 1);
+        int row = 0;
+        for (int a = 0; a < f; a++)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++, row++)
+                {
+                    var u = (U(a, f), U(y, h), U(x, w));
+                    int o = row * dim;
+                    foreach (var ui in new[] { u.Item1, u.Item2, u.Item3 })
+                    {
+                        for (int j = 1; j <= k; j++)
+                        {
+                            var (s, cs) = DeterministicMath.SinCos(Math.PI * j * ui);
+                            data[o + j - 1] = (float)s;
+                            data[o + k + j - 1] = (float)cs;
+                        }
+                        o += 2 * k;
+                    }
+                }
+        return Tensor.FromArray(data, f * h * w, dim);
     }
 
     /// <summary>One block; under no-grad inside its own scope so only the output outlives it.</summary>
@@ -206,5 +251,6 @@ public sealed partial class WanTransformer3D : Module, IVelocityModel
             foreach (var p in Linear(blk + "ffn.net.2", config.FfnDim, d)) yield return p;
         }
         foreach (var p in Linear("proj_out", d, config.OutProjDim)) yield return p;
+        if (config.PositionFrequencies > 0) yield return (PositionEmbeddingName + ".weight", new[] { d, config.PositionFeatureDim });
     }
 }

@@ -46,7 +46,21 @@ public sealed record WanTransformerConfig
     /// <summary>Largest position along any patch-grid axis plus one (RoPE tables cover positions 0 .. this - 1).</summary>
     public int RopeMaxSeqLen { get; init; } = 1024;
 
+    /// <summary>
+    /// FlowGuide's extension, off (0) in every Wan2.1 checkpoint: when K &gt; 0, each token also gets a learned projection
+    /// (<c>flowguide_position_embedding</c>, zero-initialised) of sin/cos(pi k u), k = 1..K, of its normalised frame, row and
+    /// column (u in [0, 1] across the patch grid), added after the patch embedding. RoPE alone gives attention only
+    /// relative offsets, so a token has no direct way to know whether it is early or late in the clip, or left or right
+    /// in the frame; what a caption's "moves left" implies about where the subject is at each frame needs exactly that.
+    /// Normalised coordinates make the feature independent of the frame count and size. Config key
+    /// <c>flowguide_position_frequencies</c> (written only when non-zero, so Wan configs stay as they are).
+    /// </summary>
+    public int PositionFrequencies { get; init; }
+
     public const string RmsNormAcrossHeads = "rms_norm_across_heads";
+
+    /// <summary>Width of the position features fed to the position embedding: sin and cos of K frequencies on 3 axes.</summary>
+    public int PositionFeatureDim => 6 * PositionFrequencies;
 
     /// <summary>Model width D = heads x head dim.</summary>
     public int Width => NumHeads * HeadDim;
@@ -87,6 +101,7 @@ public sealed record WanTransformerConfig
         }
         Positive(PatchSize.T, "patch_size[0]"); Positive(PatchSize.H, "patch_size[1]"); Positive(PatchSize.W, "patch_size[2]");
         Positive(NumHeads, "num_attention_heads"); Positive(InChannels, "in_channels"); Positive(OutChannels, "out_channels");
+        if (PositionFrequencies < 0) throw new ArgumentException($"WanTransformerConfig: flowguide_position_frequencies must be 0 (off) or positive, got {PositionFrequencies}.");
         Positive(TextDim, "text_dim"); Positive(FfnDim, "ffn_dim"); Positive(NumLayers, "num_layers"); Positive(RopeMaxSeqLen, "rope_max_seq_len");
         if (HeadDim < 6 || HeadDim % 2 != 0)
             throw new ArgumentException($"WanTransformerConfig: attention_head_dim {HeadDim} must be even and at least 6 (RoPE splits it into time/height/width pairs).");
@@ -121,6 +136,7 @@ public sealed record WanTransformerConfig
             ["rope_max_seq_len"] = RopeMaxSeqLen,
             ["text_dim"] = TextDim,
         };
+        if (PositionFrequencies > 0) o["flowguide_position_frequencies"] = PositionFrequencies;
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
@@ -169,6 +185,7 @@ public sealed record WanTransformerConfig
             QkNorm = o.ContainsKey("qk_norm") ? Get<string?>(o, "qk_norm", source, n => n.GetValue<string>(), null) : d.QkNorm,
             Eps = Get(o, "eps", source, n => (float)n.GetValue<double>(), d.Eps),
             RopeMaxSeqLen = Int("rope_max_seq_len", d.RopeMaxSeqLen),
+            PositionFrequencies = Int("flowguide_position_frequencies", 0),
         };
         c.Validate();
         return c;
@@ -201,5 +218,6 @@ public sealed record WanTransformerConfig
 
     /// <summary>One line for logs: width, heads, layers, FFN, text dim, channels.</summary>
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"Wan transformer {Width} wide ({NumHeads}x{HeadDim}), {NumLayers} layers, ffn {FfnDim}, text {TextDim}, channels {InChannels}->{OutChannels}, patch {PatchSize}");
+        $"Wan transformer {Width} wide ({NumHeads}x{HeadDim}), {NumLayers} layers, ffn {FfnDim}, text {TextDim}, channels {InChannels}->{OutChannels}, patch {PatchSize}")
+        + (PositionFrequencies > 0 ? $", position embedding ({PositionFrequencies} frequencies)" : "");
 }

@@ -233,15 +233,24 @@ public static class DitTrainer
     public static void InitialiseFrom(DitTrainingModule module, string directory, TextWriter? log = null)
     {
         var m = ShippedModel.Load(directory);
-        if (m.Transformer.Config != module.Transformer.Config)
-            throw new ArgumentException($"DitTrainer: --init model '{directory}' has transformer {m.Transformer.Config}, this run {module.Transformer.Config}.");
+        var own = module.Transformer.Config;
+        // a model without the position embedding may seed one with it: the embedding starts at zero, so the output is the init's
+        bool addsPositions = m.Transformer.Config.PositionFrequencies == 0 && own.PositionFrequencies > 0
+            && m.Transformer.Config == own with { PositionFrequencies = 0 };
+        if (m.Transformer.Config != own && !addsPositions)
+            throw new ArgumentException($"DitTrainer: --init model '{directory}' has transformer {m.Transformer.Config.Describe()}, this run {own.Describe()}.");
         if (m.TextEncoder.Config != module.TextEncoder.Config)
             throw new ArgumentException($"DitTrainer: --init model '{directory}' has text encoder {m.TextEncoder.Config}, this run {module.TextEncoder.Config}.");
         if (!m.TextEncoder.Vocabulary.Words.SequenceEqual(module.TextEncoder.Vocabulary.Words))
             throw new ArgumentException($"DitTrainer: --init model '{directory}' has a different vocabulary ({m.TextEncoder.Vocabulary.Count} words) from the motion world's ({module.TextEncoder.Vocabulary.Count}).");
-        module.Transformer.LoadStateDict(m.Transformer.StateDict());
+        var report = module.Transformer.LoadStateDict(m.Transformer.StateDict(), strict: !addsPositions);
+        if (addsPositions && (report.Unexpected.Count > 0 || report.ShapeMismatches.Count > 0
+                              || report.Missing.Any(k => !k.StartsWith(WanTransformer3D.PositionEmbeddingName + ".", StringComparison.Ordinal))))
+            throw new StateDictMismatchException(nameof(WanTransformer3D), report);
+        if (addsPositions) module.Transformer.PositionEmbedding!.Weight.Span.Clear();
         module.TextEncoder.LoadStateDict(m.TextEncoder.StateDict());
-        log?.WriteLine($"dit: initialised the transformer and text encoder from {directory}");
+        log?.WriteLine($"dit: initialised the transformer and text encoder from {directory}" +
+                       (addsPositions ? " (its transformer has no position embedding; this run's starts at zero)" : ""));
     }
 
     /// <summary>A training noise level t = sigmoid(mean + std·n), n ~ N(0, 1) from <paramref name="rng"/> (<see cref="DitTrainingOptions.TimestepMean"/>).</summary>

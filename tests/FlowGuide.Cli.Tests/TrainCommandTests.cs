@@ -74,6 +74,17 @@ public sealed class TrainCommandTests
             Assert.Contains("positive finite std", bad.Err);
             Assert.Single(bad.Err.Trim().Split('\n'));
             Assert.False(Directory.Exists(Path.Combine(dir, "t", "checkpoint")));
+            // a run with a position embedding may start from the model without one
+            var pe = dit.Select(x => x == Path.Combine(dir, "d") ? Path.Combine(dir, "p") : x)
+                .Concat(new[] { "--position-frequencies", "2", "--init", Path.Combine(dir, "d", "model-step1") }).ToArray();
+            r = Run(pe);
+            Assert.True(r.Code == 0, r.Err);
+            Assert.Contains("no position embedding", r.Out);
+            Assert.Equal(2, FlowGuide.Sampling.ShippedModel.Load(Path.Combine(dir, "p", "model")).Transformer.Config.PositionFrequencies);
+            var negative = Run(fresh.Concat(new[] { "--position-frequencies", "-1" }).ToArray());
+            Assert.NotEqual(0, negative.Code);
+            Assert.Contains("flowguide_position_frequencies", negative.Err);
+            Assert.Single(negative.Err.Trim().Split('\n'));
         }
         finally { try { Directory.Delete(dir, true); } catch (IOException) { } }
     }

@@ -195,6 +195,14 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void LatentCacheFoldersNameTheWorldVersion()
+    {
+        // a cache of clips an older world rendered must not be reused: world 1's folders had no suffix
+        Assert.Equal($"ABC-5x16x16-world{MotionWorld.Version}", LatentCache.CacheFolderName("ABC", Dit("c", 1, "vae")));
+        Assert.True(MotionWorld.Version >= 2);
+    }
+
+    [Fact]
     public void InitAddsAZeroPositionEmbeddingToAModelWithoutOne()
     {
         var vae = RandomVae();

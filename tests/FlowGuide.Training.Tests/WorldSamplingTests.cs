@@ -157,6 +157,36 @@ public class WorldSamplingTests
         Assert.Equal(30, checkedClips);
     }
 
+    [Fact]
+    public void StraightMovingSubjectsCrossTheFrameCentre()
+    {
+        // world 2: the subject passes near the centre along its heading, so it starts behind the centre and ends past it
+        int seen = 0;
+        for (int i = 0; seen < 200 && i < 5000; i++)
+        {
+            var spec = MotionWorld.Sample(i, WorldSplit.Train, frames: 17, width: 64, height: 64);
+            var subject = spec.Shapes[spec.Subject];
+            if (subject.Motion.Kind != MotionKind.Linear) continue;
+            double speed = Math.Sqrt(subject.Motion.VelocityX * subject.Motion.VelocityX + subject.Motion.VelocityY * subject.Motion.VelocityY);
+            double ux = subject.Motion.VelocityX / speed, uy = subject.Motion.VelocityY / speed;
+            double Along(double t)
+            {
+                var (x, y) = Kinematics.WorldCenter(spec, subject, t);
+                return (x - 0.5) * ux + (y - 0.5) * uy; // aspect 1: the centre is (0.5, 0.5)
+            }
+            double Across(double t)
+            {
+                var (x, y) = Kinematics.WorldCenter(spec, subject, t);
+                return -(x - 0.5) * uy + (y - 0.5) * ux;
+            }
+            Assert.InRange(Along(8), -SpecSampler.SubjectAlongJitter - 1e-9, SpecSampler.SubjectAlongJitter + 1e-9);
+            Assert.InRange(Across(8), -SpecSampler.SubjectAcrossJitter - 1e-9, SpecSampler.SubjectAcrossJitter + 1e-9);
+            Assert.True(Along(0) < -0.05 && Along(16) > 0.05, $"clip {i}: along the heading {Along(0):F3} -> {Along(16):F3}");
+            seen++;
+        }
+        Assert.Equal(200, seen);
+    }
+
     private static (double X, double Y, int Count) Centroid(WorldClip clip, int t, int shape)
     {
         double sx = 0, sy = 0;

@@ -323,7 +323,8 @@ public static class DitTrainer
 
 /// <summary>
 /// Model-space VAE latents (posterior means) of world clips, keyed by clip seed: kept in memory as arrays and, when a
-/// folder is given, on disk under a subfolder named by the VAE weights' hash, so a changed VAE never reuses stale latents.
+/// folder is given, on disk under a subfolder named by the VAE weights' hash and the world's <see cref="MotionWorld.Version"/>,
+/// so a changed VAE or world never reuses stale latents.
 /// </summary>
 public sealed class LatentCache
 {
@@ -344,9 +345,16 @@ public sealed class LatentCache
         var root = options.LatentCacheDirectory ?? Path.Combine(options.OutputDirectory, "latents");
         using var sha = SHA256.Create();
         using (var f = File.OpenRead(Path.Combine(options.VaeDirectory, VideoAutoencoders.WeightsFileName)))
-            _dir = Path.Combine(root, $"{Convert.ToHexString(sha.ComputeHash(f))[..16]}-{options.Frames}x{options.Height}x{options.Width}");
+            _dir = Path.Combine(root, CacheFolderName(Convert.ToHexString(sha.ComputeHash(f))[..16], options));
         Directory.CreateDirectory(_dir);
     }
+
+    /// <summary>
+    /// The cache's subfolder for a VAE weights hash and clip size: <c>HASH-FxHxW</c> for world version 1, with
+    /// <c>-worldN</c> appended for later versions, so latents of clips an older world rendered are never reused.
+    /// </summary>
+    public static string CacheFolderName(string vaeHash, TrainerOptions options) =>
+        $"{vaeHash}-{options.Frames}x{options.Height}x{options.Width}" + (MotionWorld.Version > 1 ? $"-world{MotionWorld.Version}" : "");
 
     /// <summary>Caption of a clip (from its spec; nothing is rendered).</summary>
     public string Caption(long index, WorldSplit split) =>

@@ -21,6 +21,12 @@ public enum WorldSplit
 /// </summary>
 public static partial class MotionWorld
 {
+    /// <summary>
+    /// The world's version: changes whenever a seed may render a different clip, so caches of encoded clips (the DiT
+    /// trainer's latents) are keyed by it. 2: straight-moving subjects cross the frame centre (2026-11-22); 1: before.
+    /// </summary>
+    public const int Version = 2;
+
     /// <summary>Seeds per split: split s owns seeds [s * SplitSize, (s + 1) * SplitSize).</summary>
     public const long SplitSize = 1L << 40;
 

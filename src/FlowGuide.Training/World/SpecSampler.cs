@@ -22,6 +22,15 @@ internal sealed class SpecSampler
         _aspect = aspect;
     }
 
+    /// <summary>
+    /// How far (in frame heights) a straight-moving subject's mid-clip position may lie from the frame centre along its
+    /// heading. Small, so a subject that "moves left across" the frame starts right of the centre and ends left of it.
+    /// </summary>
+    public const double SubjectAlongJitter = 0.08;
+
+    /// <summary>How far (frame heights) it may lie from the centre across its heading (the other subjects' central range).</summary>
+    public const double SubjectAcrossJitter = 0.2;
+
     private double Uniform(double lo, double hi) => lo + (hi - lo) * _rng.UniformDouble();
 
     private static double SizeRadius(SizeClass size) => size switch
@@ -59,7 +68,8 @@ internal sealed class SpecSampler
         double extent = radius * ShapeGeometry.BoundingRadius;
         // mid-clip position: central for the subject, anywhere inside the frame for companions
         double lo = subject ? 0.3 : 0.15, hi = subject ? 0.7 : 0.85;
-        double mx = _aspect * Uniform(lo, hi), my = Uniform(lo, hi);
+        double ux = _rng.UniformDouble(), uy = _rng.UniformDouble();
+        double mx = _aspect * (lo + (hi - lo) * ux), my = lo + (hi - lo) * uy;
         var m = new MotionSpec { Kind = MotionKind.Still, Speed = speed };
         double cx = mx, cy = my;
 
@@ -67,10 +77,18 @@ internal sealed class SpecSampler
         {
             case <= MotionClass.MoveDownRight:
             {
-                var (ux, uy) = Unit((Direction)(int)motion);
+                var (dx, dy) = Unit((Direction)(int)motion);
                 double v = (fast ? 0.6 : 0.3) / _steps;
-                m = m with { Kind = MotionKind.Linear, VelocityX = ux * v, VelocityY = uy * v };
-                (cx, cy) = (mx - ux * v * _steps / 2, my - uy * v * _steps / 2);
+                m = m with { Kind = MotionKind.Linear, VelocityX = dx * v, VelocityY = dy * v };
+                if (subject)
+                {
+                    // the subject moves across the frame: it passes within SubjectAlongJitter of the centre along its
+                    // heading and within SubjectAcrossJitter across it, so where it starts tells which way it goes
+                    // (the same two draws as every other clip, so other clips are unchanged)
+                    double along = SubjectAlongJitter * (2 * ux - 1), across = SubjectAcrossJitter * (2 * uy - 1);
+                    (mx, my) = (_aspect / 2 + along * dx - across * dy, 0.5 + along * dy + across * dx);
+                }
+                (cx, cy) = (mx - dx * v * _steps / 2, my - dy * v * _steps / 2);
                 break;
             }
             case MotionClass.Bounce:

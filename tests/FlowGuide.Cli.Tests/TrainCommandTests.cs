@@ -85,6 +85,10 @@ public sealed class TrainCommandTests
             Assert.NotEqual(0, negative.Code);
             Assert.Contains("flowguide_position_frequencies", negative.Err);
             Assert.Single(negative.Err.Trim().Split('\n'));
+            var weight = Run(fresh.Concat(new[] { "--temporal-weight", "-1" }).ToArray());
+            Assert.NotEqual(0, weight.Code);
+            Assert.Contains("temporal weight", weight.Err);
+            Assert.Single(weight.Err.Trim().Split('\n'));
         }
         finally { try { Directory.Delete(dir, true); } catch (IOException) { } }
     }

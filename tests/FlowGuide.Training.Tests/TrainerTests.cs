@@ -195,6 +195,65 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void TemporalWeightAddsTheFrameVaryingPartOfTheErrorAndItsGradientMatchesFiniteDifferences()
+    {
+        var model = new WanTransformer3D(WanTransformerConfig.Tiny, new Rng(21));
+        var rng = new Rng(22);
+        var z0 = Tensor.Randn(rng, 2, 4, 3, 4, 4);
+        var eps = Tensor.Randn(rng, 2, 4, 3, 4, 4);
+        var ctx = Tensor.Randn(rng, 2, 5, WanTransformerConfig.Tiny.TextDim);
+        float[] t = { 0.3f, 0.8f };
+        double Loss(float w)
+        {
+            using var _ = GradMode.NoGrad();
+            return DitTrainer.FlowLoss(model, z0, eps, t, ctx, w).Item();
+        }
+        // by hand: e = v - (eps - z0) over [B, C, F, H, W]; the frame-varying part removes each (b, c, h, w)'s mean over F
+        double plain = Loss(0), moving;
+        using (GradMode.NoGrad())
+        {
+            var zt = Ops.Add(Ops.Mul(z0, Tensor.FromArray(new[] { 0.7f, 0.2f }, 2, 1, 1, 1, 1)), Ops.Mul(eps, Tensor.FromArray(t, 2, 1, 1, 1, 1)));
+            var v = model.Forward(zt, Tensor.FromArray(new[] { 300f, 800f }, 2), ctx).ToArray();
+            var target = Ops.Sub(eps, z0).ToArray();
+            double sum = 0;
+            const int frames = 3, plane = 16;
+            for (int bc = 0; bc < 8; bc++)
+                for (int p = 0; p < plane; p++)
+                {
+                    double mean = 0;
+                    for (int f = 0; f < frames; f++) mean += v[(bc * frames + f) * plane + p] - target[(bc * frames + f) * plane + p];
+                    mean /= frames;
+                    for (int f = 0; f < frames; f++)
+                    {
+                        double d = v[(bc * frames + f) * plane + p] - target[(bc * frames + f) * plane + p] - mean;
+                        sum += d * d;
+                    }
+                }
+            moving = sum / v.Length;
+        }
+        Assert.True(moving > 0);
+        Assert.Equal(plain + 2.5 * moving, Loss(2.5f), 4);
+
+        // gradient in a parameter, against central differences
+        var bias = model.PatchEmbedding.Bias!;
+        var g = Autograd.Grad(DitTrainer.FlowLoss(model, z0, eps, t, ctx, 2.5f), new[] { bias })[0].ToArray();
+        foreach (int i in new[] { 0, 7, bias.Numel - 1 })
+        {
+            float keep = bias.Span[i];
+            const float h = 1e-2f;
+            bias.Span[i] = keep + h;
+            double up = Loss(2.5f);
+            bias.Span[i] = keep - h;
+            double down = Loss(2.5f);
+            bias.Span[i] = keep;
+            double numeric = (up - down) / (2 * h);
+            Assert.True(Math.Abs(numeric - g[i]) <= 2e-2 * Math.Abs(numeric) + 1e-4, $"bias {i}: autograd {g[i]}, finite difference {numeric}");
+        }
+        var bad = Assert.Throws<ArgumentException>(() => DitTrainer.Train(Dit("tw", 1, "vae") with { TemporalWeight = -1 }));
+        Assert.Contains("temporal weight", bad.Message);
+    }
+
+    [Fact]
     public void LatentCacheFoldersNameTheWorldVersion()
     {
         // a cache of clips an older world rendered must not be reused: world 1's folders had no suffix

@@ -148,6 +148,8 @@ public sealed class TrainDitCommand : Command
         "  --caption-dropout X  probability of the empty prompt (default 0.1)\n" +
         "  --t-mean M           training noise levels t = sigmoid(M + S*n), n ~ N(0,1): M > 0 trains more at high noise (default 0)\n" +
         "  --t-std S            the scale S of that logit-normal (default 1)\n" +
+        "  --temporal-weight W  add W x the squared error after removing each position's mean over frames: more weight\n" +
+        "                       on what moves than on what stays (default 0: plain flow matching)\n" +
         "  --latent-cache DIR   where encoded latents are cached (default DIR/latents)\n" +
         "  --init MODEL_DIR     start from this model folder's transformer and text encoder (same sizes) under a fresh schedule\n" +
         "  --export-checkpoint  only write the EMA weights of DIR/checkpoint as a model folder DIR/model-stepN (no training;\n" +
@@ -169,6 +171,7 @@ public sealed class TrainDitCommand : Command
             CaptionDropout = args.Float("caption-dropout", o.CaptionDropout),
             TimestepMean = args.Float("t-mean", o.TimestepMean),
             TimestepStd = args.Float("t-std", o.TimestepStd),
+            TemporalWeight = args.Float("temporal-weight", o.TemporalWeight),
             LatentCacheDirectory = args.String("latent-cache"),
             InitDirectory = args.String("init"),
         };

@@ -27,6 +27,13 @@ public sealed record DitTrainingOptions : TrainerOptions
     public float TimestepMean { get; init; }
     /// <summary>Scale of the logit-normal training t (see <see cref="TimestepMean"/>).</summary>
     public float TimestepStd { get; init; } = 1f;
+    /// <summary>
+    /// Extra weight w on the part of the velocity error that varies over frames: loss = mean(e²) + w·mean((e − ē)²),
+    /// e = prediction − target, ē its mean over the frames of each latent position. The best prediction is unchanged
+    /// (both terms are minimised by the conditional mean); only the balance moves, from what is the same in every
+    /// frame (background, colour) towards what moves. 0, the default, is plain flow matching.
+    /// </summary>
+    public float TemporalWeight { get; init; }
     /// <summary>Where encoded latents are cached per clip seed (default OUT/latents); null keeps them in memory only.</summary>
     public string? LatentCacheDirectory { get; init; }
     /// <summary>Noise levels t at which validation loss is measured (fixed eps per clip and t).</summary>
@@ -59,6 +66,8 @@ public sealed record DitTrainingOptions : TrainerOptions
             throw new ArgumentException($"DitTrainer: the logit-normal t needs a finite mean and a positive finite std, got mean {TimestepMean}, std {TimestepStd}.");
         if (Model.TextDim != TextEncoder.Width)
             throw new ArgumentException($"DitTrainer: transformer text_dim {Model.TextDim} differs from the text encoder width {TextEncoder.Width}.");
+        if (!(TemporalWeight >= 0) || float.IsInfinity(TemporalWeight))
+            throw new ArgumentException($"DitTrainer: temporal weight must be a finite value >= 0, got {TemporalWeight}.");
         if (ValidationTimesteps.Length == 0 || ValidationTimesteps.Any(t => !(t > 0 && t < 1)))
             throw new ArgumentException("DitTrainer: validation timesteps must be a non-empty list of values in (0, 1).");
     }
@@ -183,7 +192,7 @@ public static class DitTrainer
             var t = new float[options.BatchSize];
             for (int b = 0; b < t.Length; b++) t[b] = SampleTimestep(options, loop.Rng);
             var eps = Tensor.Randn(loop.Rng, z0.Shape.ToArray());
-            if (flowLoss is null) return new StepLoss(FlowLoss(module.Transformer, z0, eps, t, ctx));
+            if (flowLoss is null) return new StepLoss(FlowLoss(module.Transformer, z0, eps, t, ctx, options.TemporalWeight));
             var r = DitFlowLoss.Compute(module.Transformer, decoder, flowLoss, z0, eps, t, ctx,
                 rows => targets!.Get(rows.Select(i => indices[i]).ToArray(), WorldSplit.Train));
             stats["fm_loss"] = r.Reconstruction;
@@ -259,9 +268,10 @@ public static class DitTrainer
 
     /// <summary>
     /// The flow-matching loss: z_t = (1 - t)·z0 + t·eps per batch item, target eps - z0, timestep 1000·t,
-    /// mean squared error over all elements.
+    /// mean squared error over all elements, plus <paramref name="temporalWeight"/> times the mean squared error after
+    /// removing each position's mean over frames (see <see cref="DitTrainingOptions.TemporalWeight"/>).
     /// </summary>
-    public static Tensor FlowLoss(WanTransformer3D model, Tensor z0, Tensor eps, float[] t, Tensor context)
+    public static Tensor FlowLoss(WanTransformer3D model, Tensor z0, Tensor eps, float[] t, Tensor context, float temporalWeight = 0)
     {
         int b = z0.Size(0);
         var tt = Tensor.FromArray(t, b, 1, 1, 1, 1);                                  // [B, 1, 1, 1, 1]
@@ -269,7 +279,11 @@ public static class DitTrainer
         var target = Ops.Sub(eps, z0);
         var timestep = Tensor.FromArray(t.Select(v => v * 1000f).ToArray(), b);       // [B]
         var v = model.Forward(zt, timestep, context);
-        return Ops.Sub(v, target).Square().Mean();
+        var error = Ops.Sub(v, target);                                                // [B, C, F, H, W]
+        var loss = error.Square().Mean();
+        if (temporalWeight == 0) return loss;
+        var moving = Ops.Sub(error, Ops.Mean(error, 2, keepDim: true));               // the part that changes over frames
+        return Ops.Add(loss, moving.Square().Mean().MulScalar(temporalWeight));
     }
 
     /// <summary>Mean validation loss per t (fixed eps per clip and t, full captions), no gradients.</summary>

@@ -164,9 +164,8 @@ public sealed partial class WanTransformer3D : Module, IVelocityModel
             for (int y = 0; y < h; y++)
                 for (int x = 0; x < w; x++, row++)
                 {
-                    var u = (U(a, f), U(y, h), U(x, w));
                     int o = row * dim;
-                    foreach (var ui in new[] { u.Item1, u.Item2, u.Item3 })
+                    foreach (double ui in new[] { U(a, f), U(y, h), U(x, w) })
                     {
                         for (int j = 1; j <= k; j++)
                         {

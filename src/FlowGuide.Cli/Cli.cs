@@ -20,6 +20,7 @@ public static class Cli
         new TrainVaeCommand(),
         new VaeEvalCommand(),
         new TrainDitCommand(),
+        new TrainClassifierCommand(),
         new ModelConvertCommand(),
         new ModelProbeCommand(),
         new PromptsCommand(),

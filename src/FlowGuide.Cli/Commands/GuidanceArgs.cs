@@ -137,6 +137,39 @@ internal static class GuidanceArgs
         return (o, meta, given);
     }
 
+    /// <summary>Folder of a model's motion classifier, relative to the model folder.</summary>
+    public const string MotionClassifierFolder = "motion_classifier";
+
+    private static readonly string[] MotionGuidanceValues = { "motion-guidance-scale", "motion-guidance-window", "motion-guidance-classifier" };
+
+    /// <summary>
+    /// Reads the <c>--motion-guidance-*</c> options (defaults for those not given) without loading anything: the validated
+    /// options, the classifier folder (null: the model's own <see cref="MotionClassifierFolder"/>), the metadata, and
+    /// whether any option was given.
+    /// </summary>
+    public static (MotionGuidanceOptions Options, string? Classifier, JsonObject Metadata, bool AnyGiven) ReadMotionGuidance(Args args, double defaultScale)
+    {
+        var scale = args.String("motion-guidance-scale");
+        var window = args.String("motion-guidance-window");
+        var classifier = args.String("motion-guidance-classifier");
+        var o = new MotionGuidanceOptions
+        {
+            Scale = scale is null ? defaultScale : (double)(decimal)args.Float("motion-guidance-scale", 0),
+            Window = window is null ? MotionGuidanceOptions.DefaultWindow : ParseWindow(window, "motion-guidance-window"),
+        };
+        try { o.Validate(); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        var meta = new JsonObject
+        {
+            ["name"] = "motion-guidance",
+            ["scale"] = o.Scale,
+            ["window"] = window ?? "0:0.6",
+            ["max_weight"] = o.MaxWeight,
+            ["classifier"] = classifier ?? "(model)/" + MotionClassifierFolder,
+        };
+        return (o, classifier, meta, MotionGuidanceValues.Any(v => args.String(v) is not null));
+    }
+
     private static (IGuidanceHook, JsonObject) MotionPrompt(Args args)
     {
         var read = ReadMotionPrompt(args);

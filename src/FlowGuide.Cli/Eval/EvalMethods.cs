@@ -87,6 +87,8 @@ public static class EvalMethods
                 var (options, meta, given) = GuidanceArgs.ReadFlowMo(args);
                 return new EvalMethodSetup(meta, given, _ => new IGuidanceHook[] { new FlowMoHook(options) });
             }),
+        new("motion-guidance", "classifier guidance towards the asked motion with the model's latent motion classifier (--motion-guidance-* as in generate)",
+            Array.Empty<string>(), MotionGuidanceUsage, MotionGuidance),
         new(MotionPromptName, "MotionPrompt: a flow discriminator steers a learnable prompt token (--motionprompt-* options as in generate)",
             new[] { "motionprompt-no-checkpointing" }, MotionPromptUsage, args => MotionPrompt(args, withFlowMo: false)),
         new(MotionPromptName + "+flowmo", "MotionPrompt, then FlowMo at every step (generate --guidance motionprompt,flowmo; both option sets)",
@@ -126,6 +128,29 @@ public static class EvalMethods
         return new EvalMethodSetup(settings, false,
             _ => new IGuidanceHook[] { mp.CreateHook(discriminator.Value, flow.Value), new FlowMoHook(flowmo) }, Prepare: Prepare);
     }
+
+    /// <summary>Motion guidance: the classifier (the model folder's own unless --motion-guidance-classifier names one) is loaded once per folder and shared.</summary>
+    private static EvalMethodSetup MotionGuidance(Args args)
+    {
+        var (options, dir, meta, given) = GuidanceArgs.ReadMotionGuidance(args, defaultScale: 1.0);
+        var loaded = new Dictionary<string, FlowGuide.Models.Video.LatentMotionClassifier>();
+        FlowGuide.Models.Video.LatentMotionClassifier Load(string path)
+        {
+            lock (loaded)
+            {
+                if (!loaded.TryGetValue(path, out var c)) loaded[path] = c = FlowGuide.Models.Video.LatentMotionClassifier.Load(path);
+                return c;
+            }
+        }
+        return new EvalMethodSetup(meta, given, job => new IGuidanceHook[]
+        {
+            new MotionClassifierHook(Load(dir ?? Path.Combine(job.Model.Directory, GuidanceArgs.MotionClassifierFolder)), options,
+                p => p is null ? null : FlowGuide.Training.World.MotionLabels.NameOf(p)),
+        }, Prepare: dir is null ? null : () => Load(dir));
+    }
+
+    private const string MotionGuidanceUsage =
+        "  --motion-guidance-scale X, --motion-guidance-window A:B, --motion-guidance-classifier DIR   (see 'flowguide help generate')\n";
 
     private const string MotionPromptUsage =
         "  --motionprompt-discriminator DIR, --motionprompt-window A:B, --motionprompt-iterations K, --motionprompt-tokens N,\n" +

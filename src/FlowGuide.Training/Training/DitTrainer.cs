@@ -348,16 +348,25 @@ public sealed class LatentCache
     private readonly int[] _shape;
 
     public LatentCache(IVideoAutoencoder vae, DitTrainingOptions options)
+        : this(vae, options, options.VaeDirectory, options.LatentCacheDirectory) { }
+
+    /// <param name="vae">The frozen VAE that encodes clips the cache does not hold yet.</param>
+    /// <param name="options">Clip size and, when <paramref name="cacheDirectory"/> is null, the run folder (latents/ under it).</param>
+    /// <param name="vaeDirectory">The VAE's folder: its weights' hash names the cache subfolder.</param>
+    /// <param name="cacheDirectory">Cache root shared between runs, or null for the run's own.</param>
+    public LatentCache(IVideoAutoencoder vae, TrainerOptions options, string vaeDirectory, string? cacheDirectory)
     {
+        ArgumentNullException.ThrowIfNull(vae);
+        ArgumentNullException.ThrowIfNull(options);
         _vae = vae;
         _o = options;
         int tf = vae.TemporalFactor, sf = vae.SpatialFactor;
         if ((options.Frames - 1) % tf != 0 || options.Height % sf != 0 || options.Width % sf != 0)
             throw new ArgumentException($"DitTrainer: clips of {options.Frames}x{options.Height}x{options.Width} do not fit the VAE ({tf}k+1 frames, sizes multiple of {sf}).");
         _shape = new[] { 1, vae.LatentChannels, 1 + (options.Frames - 1) / tf, options.Height / sf, options.Width / sf };
-        var root = options.LatentCacheDirectory ?? Path.Combine(options.OutputDirectory, "latents");
+        var root = cacheDirectory ?? Path.Combine(options.OutputDirectory, "latents");
         using var sha = SHA256.Create();
-        using (var f = File.OpenRead(Path.Combine(options.VaeDirectory, VideoAutoencoders.WeightsFileName)))
+        using (var f = File.OpenRead(Path.Combine(vaeDirectory, VideoAutoencoders.WeightsFileName)))
             _dir = Path.Combine(root, CacheFolderName(Convert.ToHexString(sha.ComputeHash(f))[..16], options));
         Directory.CreateDirectory(_dir);
     }

@@ -1,0 +1,103 @@
+using FlowGuide.Models.Video;
+using FlowGuide.Sampling;
+using FlowGuide.Tensors;
+
+namespace FlowGuide.Guidance;
+
+/// <summary>Settings of <see cref="MotionClassifierHook"/>.</summary>
+public sealed record MotionGuidanceOptions
+{
+    /// <summary>Guidance strength lambda (0 turns the hook into a no-op).</summary>
+    public double Scale { get; init; } = 1.0;
+    /// <summary>Steps the hook runs on: the early, high-noise part where the motion is decided.</summary>
+    public StepWindow Window { get; init; } = DefaultWindow;
+    /// <summary>The first 60% of the steps.</summary>
+    public static StepWindow DefaultWindow { get; } = StepWindow.Fractions(0, 0.6);
+    /// <summary>Cap on the weight sigma / (1 - sigma), which is infinite at sigma = 1.</summary>
+    public double MaxWeight { get; init; } = 10;
+
+    /// <summary>Throws an ArgumentException naming the first setting out of range.</summary>
+    public void Validate()
+    {
+        if (!(Scale >= 0) || double.IsInfinity(Scale)) throw new ArgumentException($"MotionGuidanceOptions: Scale must be finite and >= 0, got {Scale}.");
+        if (!(MaxWeight > 0) || double.IsInfinity(MaxWeight)) throw new ArgumentException($"MotionGuidanceOptions: MaxWeight must be positive and finite, got {MaxWeight}.");
+        ArgumentNullException.ThrowIfNull(Window);
+    }
+}
+
+/// <summary>One guided step as it happened.</summary>
+/// <param name="Step">Sampling step index.</param>
+/// <param name="Sigma">Noise level of the latent the classifier read.</param>
+/// <param name="Probability">The classifier's p(asked class | z_t) before the step.</param>
+/// <param name="GradientRms">RMS of d log p / d z_t.</param>
+public sealed record MotionGuidanceStepRecord(int Step, double Sigma, double Probability, double GradientRms);
+
+/// <summary>
+/// Classifier guidance for motion: a noise-aware <see cref="LatentMotionClassifier"/> scores the current latent z_t, and
+/// the velocity is moved along the gradient of log p(asked motion | z_t). With z_t = (1 - s)·x0 + s·eps, the score of the
+/// guided distribution p(z_t)·p(y | z_t)^lambda is the model's plus lambda·grad log p(y | z_t); written as a velocity
+/// (v = (z_t - x0_hat) / s and score = -eps_hat / s) the change is
+/// <c>v' = v - lambda · s / (1 - s) · grad_z log p(y | z_t)</c>, so a sampler step from s to s - ds moves the latent
+/// by <c>+lambda · ds · s / (1 - s) · grad</c>, towards videos the classifier reads as the asked motion. s / (1 - s) is
+/// capped at <see cref="MotionGuidanceOptions.MaxWeight"/>. One classifier forward and backward per guided step; the video
+/// model is not differentiated. The asked class comes from a function of the run's prompt (the motion world's caption
+/// grammar for the shipped model); a prompt it cannot read leaves the run unguided.
+/// </summary>
+public sealed class MotionClassifierHook : GuidanceHook
+{
+    private readonly List<MotionGuidanceStepRecord> _history = new();
+    private readonly Func<string?, string?> _classOf;
+
+    /// <param name="classifier">The trained classifier (frozen here).</param>
+    /// <param name="options">Strength and window.</param>
+    /// <param name="classOf">The prompt → the name of the class to steer towards (one of the classifier's), or null for none.</param>
+    public MotionClassifierHook(LatentMotionClassifier classifier, MotionGuidanceOptions options, Func<string?, string?> classOf)
+        : base(Checked(options).Window)
+    {
+        ArgumentNullException.ThrowIfNull(classifier);
+        ArgumentNullException.ThrowIfNull(classOf);
+        Classifier = classifier;
+        Options = options;
+        _classOf = classOf;
+    }
+
+    public LatentMotionClassifier Classifier { get; }
+    public MotionGuidanceOptions Options { get; }
+    /// <summary>Every guided step of every run, in order.</summary>
+    public IReadOnlyList<MotionGuidanceStepRecord> History => _history;
+
+    private static MotionGuidanceOptions Checked(MotionGuidanceOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return options;
+    }
+
+    public override Tensor? AfterPrediction(StepContext context, Tensor velocity, Tensor predictedX0)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(velocity);
+        if (Options.Scale == 0 || _classOf(context.Prompt) is not { } name) return null;
+        int label = Classifier.Config.IndexOf(name);
+        if (label < 0) throw new ArgumentException($"MotionClassifierHook: the classifier has no class '{name}' (it has: {string.Join(", ", Classifier.Config.Classes)}).");
+        var latent = context.Latent;
+        if (latent.Size(0) != 1) throw new ArgumentException($"MotionClassifierHook: expects a batch of one latent, got {latent.Shape}.");
+        double sigma = context.Sigma;
+        Tensor grad;
+        double logp;
+        using (GradMode.EnableGrad())
+        {
+            var z = latent.Detach().DetachedLeaf();
+            var lp = Classifier.LogProbability(z, Tensor.FromArray(new[] { (float)sigma }, 1), new[] { label });
+            logp = lp.Item();
+            grad = Autograd.Grad(lp, new[] { z })[0];
+        }
+        double weight = Math.Min(sigma / Math.Max(1 - sigma, 1e-12), Options.MaxWeight);
+        var g = grad.Span;
+        double ss = 0;
+        for (int i = 0; i < g.Length; i++) ss += (double)g[i] * g[i];
+        _history.Add(new MotionGuidanceStepRecord(context.Step, sigma, Math.Exp(logp), Math.Sqrt(ss / Math.Max(1, g.Length))));
+        using (GradMode.NoGrad())
+            return Ops.Sub(velocity, grad.MulScalar((float)(Options.Scale * weight)));
+    }
+}

@@ -1,0 +1,91 @@
+using FlowGuide.Models.Video;
+using FlowGuide.Models.Wan;
+using FlowGuide.Tensors;
+using FlowGuide.Training.World;
+using FlowGuide.Training.World.Analysis;
+
+namespace FlowGuide.Training.Tests;
+
+/// <summary>The motion-world labels and the latent motion classifier's trainer on tiny sizes.</summary>
+public sealed class MotionClassifierTrainerTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "fg-mctrain-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public MotionClassifierTrainerTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public void AClipAndTheCaptionThatDescribesItGetTheSameLabel()
+    {
+        var seen = new HashSet<int>();
+        for (int i = 0; i < 400; i++)
+        {
+            var spec = MotionWorld.Sample(i, WorldSplit.Train, 17, 64, 64);
+            string caption = CaptionGrammar.Describe(spec);
+            int label = MotionLabels.Of(spec);
+            Assert.Equal(label, MotionLabels.Of(WorldPrompt.Parse(caption)));
+            Assert.Equal(MotionLabels.Names[label], MotionLabels.NameOf(caption));
+            seen.Add(label);
+        }
+        Assert.Equal(24, MotionLabels.Names.Count);
+        Assert.Equal(MotionLabels.Names.Count, MotionLabels.Names.Distinct().Count());
+        Assert.True(seen.Count >= 20, $"only {seen.Count} of 24 classes in 400 clips");
+        Assert.Equal("moves left", MotionLabels.NameOf("a red circle slowly moves left across a striped background"));
+        Assert.Equal("pans up and right", MotionLabels.NameOf("the camera quickly pans up and right over a blue star on a plain black background"));
+        Assert.Null(MotionLabels.NameOf("a cat walks"));
+    }
+
+    [Fact]
+    public void NoisedMixesCleanAndNoisePerItem()
+    {
+        var z0 = Tensor.FromArray(new[] { 1f, 2f, 3f, 4f }, 2, 1, 1, 1, 2);
+        var eps = Tensor.FromArray(new[] { 10f, 20f, 30f, 40f }, 2, 1, 1, 1, 2);
+        var zt = MotionClassifierTrainer.Noised(z0, eps, new[] { 0f, 0.25f }).ToArray();
+        Assert.Equal(new[] { 1f, 2f, 0.75f * 3 + 0.25f * 30, 0.75f * 4 + 0.25f * 40 }, zt);
+        Assert.Throws<ArgumentException>(() => MotionClassifierTrainer.Noised(z0, eps, new[] { 0f }));
+    }
+
+    private string RandomVae()
+    {
+        var dir = Path.Combine(_dir, "random-vae");
+        new WanVae(WanVaeConfig.Tiny with { TemperalDownsample = new[] { true, true } }, new Rng(4)).Save(dir);
+        return dir;
+    }
+
+    private MotionClassifierTrainingOptions Options(string name, long steps, string vae) => new()
+    {
+        OutputDirectory = Path.Combine(_dir, name), VaeDirectory = vae, Steps = steps, Frames = 5, Height = 16, Width = 16,
+        BatchSize = 4, TrainClips = 4, LearningRate = 3e-3f, WarmupSteps = 1, CheckpointEvery = 100, ValidateEvery = 0,
+        ValidationClips = 2, Seed = 3, Model = LatentMotionClassifierConfig.Tiny(4, MotionLabels.Names),
+    };
+
+    [Fact]
+    public void TrainingLowersTheLossOnAFixedPoolExportsALoadableClassifierAndResumesBitExactly()
+    {
+        var vae = RandomVae();
+        var full = MotionClassifierTrainer.Train(Options("a", 30, vae));
+        Assert.True(full.Finished);
+        Assert.True(full.Losses.TakeLast(5).Average() < full.Losses.Take(5).Average(),
+            $"loss went from {full.Losses.Take(5).Average():F3} to {full.Losses.TakeLast(5).Average():F3}");
+        var c = LatentMotionClassifier.Load(full.ExportDirectory!);
+        Assert.Equal(MotionLabels.Names, c.Config.Classes);
+        Assert.Equal(2, c.Config.Frames);                      // 5 frames through a 4x temporal VAE
+        Assert.Equal(MotionWorld.Version, c.TrainingInfo?["world_version"]?.GetValue<int>());
+
+        var half = MotionClassifierTrainer.Train(Options("b", 30, vae) with { StopAfterSteps = 12 });
+        Assert.False(half.Finished);
+        var rest = MotionClassifierTrainer.Train(Options("b", 30, vae) with { Resume = true });
+        Assert.Equal(full.Losses.Skip(12), rest.Losses);
+    }
+
+    [Fact]
+    public void AClassifierForAnotherLabelSetIsRefused()
+    {
+        var o = Options("c", 2, RandomVae()) with { Model = LatentMotionClassifierConfig.Tiny(4, new[] { "a", "b" }) };
+        Assert.Contains("classes", Assert.Throws<ArgumentException>(() => MotionClassifierTrainer.Train(o)).Message);
+    }
+}

@@ -24,6 +24,11 @@ public sealed record ModelDefaults
     public SamplerKind Sampler { get; init; } = SamplerKind.UniPc;
     /// <summary>Frame rate written into GIF/MP4 outputs.</summary>
     public double Fps { get; init; } = 8;
+    /// <summary>
+    /// Strength of motion classifier guidance when the folder has a <c>motion_classifier/</c> (<c>model_index.json</c>
+    /// "motion_guidance_scale"; 0, the default, leaves it off unless asked for).
+    /// </summary>
+    public double MotionGuidanceScale { get; init; }
 
     /// <summary>Generation options with these defaults and <paramref name="seed"/>.</summary>
     public GenerationOptions ToOptions(ulong seed) => new()
@@ -136,6 +141,7 @@ public sealed class ShippedModel
                 ["fps"] = defaults.Fps,
             },
         };
+        if (defaults.MotionGuidanceScale > 0) ((JsonObject)index["defaults"]!)["motion_guidance_scale"] = defaults.MotionGuidanceScale;
         var path = Path.Combine(directory, IndexFileName);
         File.WriteAllText(path + ".tmp", index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.Move(path + ".tmp", path, overwrite: true);
@@ -170,7 +176,10 @@ public sealed class ShippedModel
                     Shift = j["shift"]?.GetValue<double>() ?? d.Shift,
                     Sampler = j["sampler"] is { } s ? ParseSampler(s.GetValue<string>()) : d.Sampler,
                     Fps = j["fps"]?.GetValue<double>() ?? d.Fps,
+                    MotionGuidanceScale = j["motion_guidance_scale"]?.GetValue<double>() ?? d.MotionGuidanceScale,
                 };
+                if (!(d.MotionGuidanceScale >= 0) || double.IsInfinity(d.MotionGuidanceScale))
+                    throw new FormatException($"motion_guidance_scale must be finite and >= 0, got {d.MotionGuidanceScale}");
             }
             return (parts, d);
         }

@@ -129,6 +129,50 @@ public sealed class GenerateCommandTests : IDisposable
     }
 
     [Fact]
+    public void AModelFolderWithAMotionClassifierIsGuidedByDefaultAndZeroTurnsItOff()
+    {
+        var plain = Path.Combine(_dir, "plain.gif");
+        Assert.Equal(0, Generate(plain, "--steps", "4", "--frames", "13").Code);
+        Assert.Contains("\"name\": \"none\"", File.ReadAllText(plain + ".json"));
+        // a classifier over the motion world's labels, and a default strength in model_index.json
+        var classifier = new FlowGuide.Models.Video.LatentMotionClassifier(
+            FlowGuide.Models.Video.LatentMotionClassifierConfig.Tiny(4, FlowGuide.Training.World.MotionLabels.Names), new FlowGuide.Tensors.Rng(3));
+        classifier.Save(Path.Combine(_model, "motion_classifier"));
+        var index = Path.Combine(_model, "model_index.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(index))!;
+        json["defaults"]!["motion_guidance_scale"] = 5000.0;
+        File.WriteAllText(index, json.ToJsonString());
+
+        var guided = Path.Combine(_dir, "guided.gif");
+        var r = Generate(guided, "--steps", "4", "--frames", "13");
+        Assert.True(r.Code == 0, r.Err);
+        var meta = File.ReadAllText(guided + ".json");
+        Assert.Contains("\"name\": \"motion-guidance\"", meta);
+        Assert.Contains("\"scale\": 5000", meta);
+        // (the change to the latent is tested in MotionClassifierHookTests; the tiny random decoder hides it in 8-bit frames)
+        var off = Path.Combine(_dir, "off.gif");
+        Assert.Equal(0, Generate(off, "--steps", "4", "--frames", "13", "--motion-guidance-scale", "0").Code);
+        Assert.Equal(File.ReadAllBytes(plain), File.ReadAllBytes(off));
+        // with another method the two are recorded in order
+        var both = Path.Combine(_dir, "both.gif");
+        Assert.Equal(0, Generate(both, "--steps", "4", "--frames", "13", "--guidance", "flowmo").Code);
+        Assert.Contains("motion-guidance,flowmo", File.ReadAllText(both + ".json"));
+    }
+
+    [Fact]
+    public void MotionGuidanceOptionsAreChecked()
+    {
+        var r = Generate(Path.Combine(_dir, "x.gif"), "--motion-guidance-scale", "5");   // the tiny model has no classifier
+        Assert.Equal(2, r.Code);
+        Assert.Contains("motion_classifier", r.Err);
+        Assert.Equal(2, Generate(Path.Combine(_dir, "x.gif"), "--motion-guidance-scale", "strong").Code);
+        var missing = Generate(Path.Combine(_dir, "x.gif"), "--motion-guidance-classifier", Path.Combine(_dir, "nope"));
+        Assert.Equal(2, missing.Code);
+        Assert.Contains("nope", missing.Err);
+        Assert.Empty(Leftovers());
+    }
+
+    [Fact]
     public void MissingPromptIsAUsageError() =>
         Assert.Equal(2, Run("generate", "--model", _model).Code);
 }

@@ -46,6 +46,7 @@ public sealed class GenerateCommand : Command
         var outPath = args.String("out", "video.gif");
         var sampling = SamplingArgs.Read(args);
         var (hooks, guidanceMeta) = GuidanceArgs.Read(args);
+        var motion = GuidanceArgs.ReadMotionGuidance(args);
         args.EnsureAllUsed(0);
 
         // 1. check the output path and the model before any work
@@ -53,6 +54,14 @@ public sealed class GenerateCommand : Command
         var clock = Stopwatch.StartNew();
         BufferPool.ResetPeak();
         var (model, options) = sampling.Load(prompt);
+        // motion guidance (on by default for a model that ships a classifier) runs before any other method
+        var (motionHook, motionMeta) = motion.Create(model);
+        if (motionHook is not null)
+        {
+            hooks = new[] { motionHook }.Concat(hooks).ToList();
+            guidanceMeta = guidanceMeta["name"]?.GetValue<string>() == "none" ? motionMeta
+                : new JsonObject { ["name"] = "motion-guidance," + guidanceMeta["name"], ["methods"] = new JsonArray(motionMeta, guidanceMeta) };
+        }
         double loadSeconds = clock.Elapsed.TotalSeconds;
         var d = model.Defaults;
 

@@ -51,7 +51,11 @@ internal static class GuidanceArgs
         "  --motionprompt-flow NAME   classical (default: the settings the discriminator was trained with) or learned (RAFT-small)\n" +
         "  --motionprompt-checkpoint F  fraction of transformer blocks checkpointed in the differentiated pass (default 0:\n" +
         "                      fastest; 1: least memory, for large models such as Wan2.1)\n" +
-        "  --motionprompt-no-checkpointing  keep all transformer activations for the backward pass (--motionprompt-checkpoint 0)\n";
+        "  --motionprompt-no-checkpointing  keep all transformer activations for the backward pass (--motionprompt-checkpoint 0)\n" +
+        "  --motion-guidance-scale X  motion classifier guidance towards the motion the prompt asks for (default: the\n" +
+        "                      model's motion_guidance_scale when its folder has a motion_classifier/, else off; 0 turns it off)\n" +
+        "  --motion-guidance-window A:B  guided steps as fractions of the run (default 0:0.8)\n" +
+        "  --motion-guidance-classifier DIR  classifier folder ('flowguide train classifier'; default MODEL/motion_classifier)\n";
 
     /// <summary>Reads the options; returns the hooks to pass to the pipeline (empty for none) and their metadata.</summary>
     public static (IReadOnlyList<IGuidanceHook> Hooks, JsonObject Metadata) Read(Args args)
@@ -140,34 +144,56 @@ internal static class GuidanceArgs
     /// <summary>Folder of a model's motion classifier, relative to the model folder.</summary>
     public const string MotionClassifierFolder = "motion_classifier";
 
-    private static readonly string[] MotionGuidanceValues = { "motion-guidance-scale", "motion-guidance-window", "motion-guidance-classifier" };
+    /// <summary>The <c>--motion-guidance-*</c> options as given: a null scale or classifier means the model's own.</summary>
+    public sealed record MotionGuidanceArgs(double? Scale, MotionGuidanceOptions Options, string? WindowText, string? Classifier)
+    {
+        /// <summary>Whether any option was given.</summary>
+        public bool AnyGiven => Scale is not null || WindowText is not null || Classifier is not null;
 
-    /// <summary>
-    /// Reads the <c>--motion-guidance-*</c> options (defaults for those not given) without loading anything: the validated
-    /// options, the classifier folder (null: the model's own <see cref="MotionClassifierFolder"/>), the metadata, and
-    /// whether any option was given.
-    /// </summary>
-    public static (MotionGuidanceOptions Options, string? Classifier, JsonObject Metadata, bool AnyGiven) ReadMotionGuidance(Args args, double defaultScale)
+        /// <summary>
+        /// The hook for a run with <paramref name="model"/>, or null when the strength is 0 or the model has no classifier
+        /// and none was named; with its metadata. The strength is --motion-guidance-scale, else the model's default, else
+        /// <paramref name="fallbackScale"/>. A classifier that was asked for but is missing throws naming the folder.
+        /// </summary>
+        public (IGuidanceHook? Hook, JsonObject Metadata) Create(ShippedModel model, double fallbackScale = 0)
+        {
+            double scale = Scale ?? (model.Defaults.MotionGuidanceScale > 0 ? model.Defaults.MotionGuidanceScale : fallbackScale);
+            var dir = Classifier ?? Path.Combine(model.Directory, MotionClassifierFolder);
+            bool asked = Classifier is not null || Scale is > 0;
+            if (Classifier is not null && !Directory.Exists(Classifier))
+                throw new UsageException($"--motion-guidance-classifier: '{Classifier}' does not exist (train one with 'flowguide train classifier')");
+            if (scale == 0 || (!asked && !Directory.Exists(dir))) return (null, new JsonObject { ["name"] = "none" });
+            if (!Directory.Exists(dir))
+                throw new UsageException($"motion guidance needs a motion classifier: '{dir}' does not exist (train one with 'flowguide train classifier')");
+            var classifier = FlowGuide.Models.Video.LatentMotionClassifier.Load(dir);
+            var options = Options with { Scale = scale };
+            var meta = new JsonObject
+            {
+                ["name"] = "motion-guidance",
+                ["scale"] = scale,
+                ["window"] = WindowText ?? "0:0.8",
+                ["max_weight"] = options.MaxWeight,
+                ["classifier"] = Classifier ?? MotionClassifierFolder,
+            };
+            return (new MotionClassifierHook(classifier, options, p => p is null ? null : FlowGuide.Training.World.MotionLabels.NameOf(p)), meta);
+        }
+    }
+
+    /// <summary>Reads the <c>--motion-guidance-*</c> options without loading anything.</summary>
+    public static MotionGuidanceArgs ReadMotionGuidance(Args args)
     {
         var scale = args.String("motion-guidance-scale");
         var window = args.String("motion-guidance-window");
         var classifier = args.String("motion-guidance-classifier");
+        double? s = scale is null ? null : (double)(decimal)args.Float("motion-guidance-scale", 0);
         var o = new MotionGuidanceOptions
         {
-            Scale = scale is null ? defaultScale : (double)(decimal)args.Float("motion-guidance-scale", 0),
+            Scale = s ?? 0,
             Window = window is null ? MotionGuidanceOptions.DefaultWindow : ParseWindow(window, "motion-guidance-window"),
         };
         try { o.Validate(); }
-        catch (ArgumentException e) { throw new UsageException(e.Message); }
-        var meta = new JsonObject
-        {
-            ["name"] = "motion-guidance",
-            ["scale"] = o.Scale,
-            ["window"] = window ?? "0:0.6",
-            ["max_weight"] = o.MaxWeight,
-            ["classifier"] = classifier ?? "(model)/" + MotionClassifierFolder,
-        };
-        return (o, classifier, meta, MotionGuidanceValues.Any(v => args.String(v) is not null));
+        catch (ArgumentException e) { throw new UsageException(e.Message.Replace("MotionGuidanceOptions: Scale", "--motion-guidance-scale")); }
+        return new MotionGuidanceArgs(s, o, window, classifier);
     }
 
     private static (IGuidanceHook, JsonObject) MotionPrompt(Args args)

@@ -129,24 +129,22 @@ public static class EvalMethods
             _ => new IGuidanceHook[] { mp.CreateHook(discriminator.Value, flow.Value), new FlowMoHook(flowmo) }, Prepare: Prepare);
     }
 
-    /// <summary>Motion guidance: the classifier (the model folder's own unless --motion-guidance-classifier names one) is loaded once per folder and shared.</summary>
+    /// <summary>Motion guidance as generate runs it by default on a model with a classifier (strength: the option, else the model's default, else 100).</summary>
     private static EvalMethodSetup MotionGuidance(Args args)
     {
-        var (options, dir, meta, given) = GuidanceArgs.ReadMotionGuidance(args, defaultScale: 1.0);
-        var loaded = new Dictionary<string, FlowGuide.Models.Video.LatentMotionClassifier>();
-        FlowGuide.Models.Video.LatentMotionClassifier Load(string path)
+        var read = GuidanceArgs.ReadMotionGuidance(args);
+        var settings = new JsonObject
         {
-            lock (loaded)
-            {
-                if (!loaded.TryGetValue(path, out var c)) loaded[path] = c = FlowGuide.Models.Video.LatentMotionClassifier.Load(path);
-                return c;
-            }
-        }
-        return new EvalMethodSetup(meta, given, job => new IGuidanceHook[]
+            ["name"] = "motion-guidance",
+            ["scale"] = read.Scale is { } s ? s : "model default",
+            ["window"] = read.WindowText ?? "0:0.8",
+            ["classifier"] = read.Classifier ?? GuidanceArgs.MotionClassifierFolder,
+        };
+        return new EvalMethodSetup(settings, read.AnyGiven, job =>
         {
-            new MotionClassifierHook(Load(dir ?? Path.Combine(job.Model.Directory, GuidanceArgs.MotionClassifierFolder)), options,
-                p => p is null ? null : FlowGuide.Training.World.MotionLabels.NameOf(p)),
-        }, Prepare: dir is null ? null : () => Load(dir));
+            var (hook, _) = read.Create(job.Model, fallbackScale: 100);
+            return hook is null ? Array.Empty<IGuidanceHook>() : new[] { hook };
+        });
     }
 
     private const string MotionGuidanceUsage =

@@ -87,7 +87,7 @@ public sealed class MotionClassifierHook : GuidanceHook
         double logp;
         using (GradMode.EnableGrad())
         {
-            var z = latent.Detach().DetachedLeaf();
+            var z = latent.DetachedLeaf();
             var lp = Classifier.LogProbability(z, Tensor.FromArray(new[] { (float)sigma }, 1), new[] { label });
             logp = lp.Item();
             grad = Autograd.Grad(lp, new[] { z })[0];

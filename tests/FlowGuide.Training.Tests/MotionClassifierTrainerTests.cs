@@ -44,9 +44,9 @@ public sealed class MotionClassifierTrainerTests : IDisposable
     {
         var z0 = Tensor.FromArray(new[] { 1f, 2f, 3f, 4f }, 2, 1, 1, 1, 2);
         var eps = Tensor.FromArray(new[] { 10f, 20f, 30f, 40f }, 2, 1, 1, 1, 2);
-        var zt = MotionClassifierTrainer.Noised(z0, eps, new[] { 0f, 0.25f }).ToArray();
+        var zt = DitTrainer.Noised(z0, eps, new[] { 0f, 0.25f }).ToArray();
         Assert.Equal(new[] { 1f, 2f, 0.75f * 3 + 0.25f * 30, 0.75f * 4 + 0.25f * 40 }, zt);
-        Assert.Throws<ArgumentException>(() => MotionClassifierTrainer.Noised(z0, eps, new[] { 0f }));
+        Assert.Throws<ArgumentException>(() => DitTrainer.Noised(z0, eps, new[] { 0f }));
     }
 
     private string RandomVae()

@@ -154,18 +154,25 @@ internal static class GuidanceArgs
         /// The hook for a run with <paramref name="model"/>, or null when the strength is 0 or the model has no classifier
         /// and none was named; with its metadata. The strength is --motion-guidance-scale, else the model's default, else
         /// <paramref name="fallbackScale"/>. A classifier that was asked for but is missing throws naming the folder.
+        /// <paramref name="load"/> reads a classifier folder (default <see cref="FlowGuide.Models.Video.LatentMotionClassifier.Load"/>;
+        /// a caller making many hooks passes one that loads each folder once).
         /// </summary>
-        public (IGuidanceHook? Hook, JsonObject Metadata) Create(ShippedModel model, double fallbackScale = 0)
+        public (IGuidanceHook? Hook, JsonObject Metadata) Create(ShippedModel model, double fallbackScale = 0,
+            Func<string, FlowGuide.Models.Video.LatentMotionClassifier>? load = null)
         {
-            double scale = Scale ?? (model.Defaults.MotionGuidanceScale > 0 ? model.Defaults.MotionGuidanceScale : fallbackScale);
-            var dir = Classifier ?? Path.Combine(model.Directory, MotionClassifierFolder);
-            bool asked = Classifier is not null || Scale is > 0;
             if (Classifier is not null && !Directory.Exists(Classifier))
                 throw new UsageException($"--motion-guidance-classifier: '{Classifier}' does not exist (train one with 'flowguide train classifier')");
-            if (scale == 0 || (!asked && !Directory.Exists(dir))) return (null, new JsonObject { ["name"] = "none" });
+            double scale = Scale ?? (model.Defaults.MotionGuidanceScale > 0 ? model.Defaults.MotionGuidanceScale : fallbackScale);
+            if (scale == 0) return (null, new JsonObject { ["name"] = "none" });
+            var dir = Classifier ?? Path.Combine(model.Directory, MotionClassifierFolder);
             if (!Directory.Exists(dir))
-                throw new UsageException($"motion guidance needs a motion classifier: '{dir}' does not exist (train one with 'flowguide train classifier')");
-            var classifier = FlowGuide.Models.Video.LatentMotionClassifier.Load(dir);
+            {
+                // only the model's own folder can be missing here: an error when a strength was asked for, else no guidance
+                if (Scale is > 0)
+                    throw new UsageException($"motion guidance needs a motion classifier: '{dir}' does not exist (train one with 'flowguide train classifier')");
+                return (null, new JsonObject { ["name"] = "none" });
+            }
+            var classifier = (load ?? FlowGuide.Models.Video.LatentMotionClassifier.Load)(dir);
             var options = Options with { Scale = scale };
             var meta = new JsonObject
             {

@@ -140,9 +140,19 @@ public static class EvalMethods
             ["window"] = read.WindowText ?? "0:0.8",
             ["classifier"] = read.Classifier ?? GuidanceArgs.MotionClassifierFolder,
         };
+        // every video gets a fresh hook (its history is per run) around the same classifier, read from disk once
+        var loaded = new Dictionary<string, FlowGuide.Models.Video.LatentMotionClassifier>();
+        FlowGuide.Models.Video.LatentMotionClassifier Load(string dir)
+        {
+            lock (loaded)
+            {
+                if (!loaded.TryGetValue(dir, out var c)) loaded[dir] = c = FlowGuide.Models.Video.LatentMotionClassifier.Load(dir);
+                return c;
+            }
+        }
         return new EvalMethodSetup(settings, read.AnyGiven, job =>
         {
-            var (hook, _) = read.Create(job.Model, fallbackScale: 100);
+            var (hook, _) = read.Create(job.Model, fallbackScale: 100, Load);
             return hook is null ? Array.Empty<IGuidanceHook>() : new[] { hook };
         });
     }

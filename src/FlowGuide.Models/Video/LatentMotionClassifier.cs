@@ -92,8 +92,8 @@ public sealed record LatentMotionClassifierConfig(int InChannels, int Width, int
 /// </remarks>
 public sealed class LatentMotionClassifier : Module
 {
-    public const string ConfigFileName = "config.json";
-    public const string WeightsFileName = "model.safetensors";
+    public const string ConfigFileName = ConfigFolder.ConfigFileName;
+    public const string WeightsFileName = ConfigFolder.WeightsFileName;
 
     /// <summary>Features per keypoint and frame: mean x, mean y, spread x, spread y.</summary>
     public const int TrackFeatures = 4;
@@ -196,18 +196,7 @@ public sealed class LatentMotionClassifier : Module
     }
 
     /// <summary>Writes <c>config.json</c> and <c>model.safetensors</c> into <paramref name="directory"/>, each through a temporary name.</summary>
-    public void Save(string directory)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(directory);
-        Directory.CreateDirectory(directory);
-        this.SaveSafeTensors(Path.Combine(directory, WeightsFileName), metadata: new Dictionary<string, string> { ["format"] = "flowguide" });
-        var o = new JsonObject { ["_class_name"] = nameof(LatentMotionClassifier) };
-        foreach (var kv in Config.ToJson()) o[kv.Key] = kv.Value?.DeepClone();
-        if (TrainingInfo is not null) o["training"] = TrainingInfo.DeepClone();
-        var path = Path.Combine(directory, ConfigFileName);
-        File.WriteAllText(path + ".tmp", o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(path + ".tmp", path, overwrite: true);
-    }
+    public void Save(string directory) => ConfigFolder.Save(this, directory, nameof(LatentMotionClassifier), Config.ToJson(), TrainingInfo);
 
     /// <summary>
     /// Reads a folder written by <see cref="Save"/>: a missing folder or file throws DirectoryNotFound/FileNotFound naming
@@ -216,24 +205,7 @@ public sealed class LatentMotionClassifier : Module
     /// </summary>
     public static LatentMotionClassifier Load(string directory)
     {
-        ArgumentException.ThrowIfNullOrEmpty(directory);
-        if (!Directory.Exists(directory))
-            throw new DirectoryNotFoundException($"LatentMotionClassifier: classifier folder '{directory}' does not exist.");
-        var configPath = Path.Combine(directory, ConfigFileName);
-        var weightsPath = Path.Combine(directory, WeightsFileName);
-        foreach (var p in new[] { configPath, weightsPath })
-            if (!File.Exists(p)) throw new FileNotFoundException($"LatentMotionClassifier: '{directory}' has no {Path.GetFileName(p)} (looked for '{p}').", p);
-        JsonObject o;
-        try { o = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject ?? throw new JsonException("the top level is not an object"); }
-        catch (JsonException ex) { throw new InvalidDataException($"LatentMotionClassifier: '{configPath}' is not valid JSON: {ex.Message}", ex); }
-        var model = new LatentMotionClassifier(LatentMotionClassifierConfig.FromJson(o, configPath), null)
-        {
-            TrainingInfo = o["training"] as JsonObject is { } t ? (JsonObject)t.DeepClone() : null,
-        };
-        using (var reader = SafeTensorsCheckpoint.Open(weightsPath))
-            model.LoadFrom(reader, strict: true, source: weightsPath);
-        model.Freeze();
-        model.Eval();
-        return model;
+        var (o, configPath, training) = ConfigFolder.ReadConfig(directory, nameof(LatentMotionClassifier), "classifier");
+        return ConfigFolder.LoadWeights(new LatentMotionClassifier(LatentMotionClassifierConfig.FromJson(o, configPath), null) { TrainingInfo = training }, directory);
     }
 }

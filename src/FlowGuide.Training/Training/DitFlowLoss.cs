@@ -28,8 +28,7 @@ public static class DitFlowLoss
         if (t.Length != b) throw new ArgumentException($"DitFlowLoss: {t.Length} noise levels for a batch of {b}.", nameof(t));
 
         // 1. the flow-matching prediction, as DitTrainer.FlowLoss computes it
-        var tt = Tensor.FromArray(t, b, 1, 1, 1, 1);                                                  // [B, 1, 1, 1, 1]
-        var zt = Ops.Add(Ops.Mul(z0, tt.MulScalar(-1f).AddScalar(1f)), Ops.Mul(eps, tt));
+        var zt = DitTrainer.Noised(z0, eps, t);
         var target = Ops.Sub(eps, z0);
         var timestep = Tensor.FromArray(t.Select(v => v * 1000f).ToArray(), b);                       // [B]
         var v = model.Forward(zt, timestep, context);

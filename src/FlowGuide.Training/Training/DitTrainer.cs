@@ -273,8 +273,7 @@ public static class DitTrainer
     public static Tensor FlowLoss(WanTransformer3D model, Tensor z0, Tensor eps, float[] t, Tensor context, float temporalWeight = 0)
     {
         int b = z0.Size(0);
-        var tt = Tensor.FromArray(t, b, 1, 1, 1, 1);                                  // [B, 1, 1, 1, 1]
-        var zt = Ops.Add(Ops.Mul(z0, tt.MulScalar(-1f).AddScalar(1f)), Ops.Mul(eps, tt));
+        var zt = Noised(z0, eps, t);
         var target = Ops.Sub(eps, z0);
         var timestep = Tensor.FromArray(t.Select(v => v * 1000f).ToArray(), b);       // [B]
         var v = model.Forward(zt, timestep, context);
@@ -283,6 +282,21 @@ public static class DitTrainer
         if (temporalWeight == 0) return loss;
         var moving = Ops.Sub(error, Ops.Mean(error, 2, keepDim: true));               // the part that changes over frames
         return Ops.Add(loss, moving.Square().Mean().MulScalar(temporalWeight));
+    }
+
+    /// <summary>The flow-matching interpolation z_t = (1 - t)·z0 + t·eps with one t per batch item ([B, ...] tensors, t [B]).</summary>
+    public static Tensor Noised(Tensor z0, Tensor eps, float[] t)
+    {
+        ArgumentNullException.ThrowIfNull(z0);
+        ArgumentNullException.ThrowIfNull(eps);
+        ArgumentNullException.ThrowIfNull(t);
+        int b = z0.Size(0);
+        if (t.Length != b) throw new ArgumentException($"DitTrainer.Noised: {t.Length} noise levels for a batch of {b}.", nameof(t));
+        var shape = new int[z0.Rank];
+        Array.Fill(shape, 1);
+        shape[0] = b;
+        var tt = Tensor.FromArray(t, shape);                                           // [B, 1, ...]
+        return Ops.Add(Ops.Mul(z0, tt.MulScalar(-1f).AddScalar(1f)), Ops.Mul(eps, tt));
     }
 
     /// <summary>Mean validation loss per t (fixed eps per clip and t, full captions), no gradients.</summary>

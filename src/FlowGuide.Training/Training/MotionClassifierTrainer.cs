@@ -60,6 +60,7 @@ public static class MotionClassifierTrainer
         evalModel.Freeze();
         evalModel.Eval();
 
+        double[]? lastAccuracy = null; // per noise level, from the last validation of this session (the loop validates at the final step)
         var (losses, val, sps) = loop.Run(step =>
         {
             var z0s = new Tensor[options.BatchSize];
@@ -73,13 +74,13 @@ public static class MotionClassifierTrainer
             var t = new float[options.BatchSize];
             for (int b = 0; b < t.Length; b++) t[b] = (float)loop.Rng.Uniform();
             var z0 = z0s.Length == 1 ? z0s[0] : Ops.Concat(z0s, 0);
-            var zt = Noised(z0, Tensor.Randn(loop.Rng, z0.Shape.ToArray()), t);
+            var zt = DitTrainer.Noised(z0, Tensor.Randn(loop.Rng, z0.Shape.ToArray()), t);
             var loss = Ops.Neg(model.LogProbability(zt, Tensor.FromArray(t, t.Length), labels)).MulScalar(1f / options.BatchSize);
             return new StepLoss(loss);
         }, () =>
         {
             loop.Ema.CopyTo(evalModel);
-            var acc = Validate(evalModel, latents, options);
+            var acc = lastAccuracy = Validate(evalModel, latents, options);
             return (acc.Average(), string.Create(CultureInfo.InvariantCulture,
                 $"accuracy {acc.Average():P1} (EMA, {options.ValidationClips} clips; at t = {string.Join(", ", options.ValidationTimesteps.Zip(acc, (tt, a) => $"{tt:0.##}: {a:P1}"))})"));
         }, cancel);
@@ -87,8 +88,9 @@ public static class MotionClassifierTrainer
         string? export = null;
         if (loop.Step >= options.Steps)
         {
+            // a session that resumed at the final step ran no validation: the export measures its own
             loop.Ema.CopyTo(evalModel);
-            var acc = Validate(evalModel, latents, options);
+            var acc = lastAccuracy ?? Validate(evalModel, latents, options);
             evalModel.TrainingInfo = new JsonObject
             {
                 ["world_version"] = MotionWorld.Version,
@@ -109,17 +111,6 @@ public static class MotionClassifierTrainer
         return new TrainingResult(loop.Step, loop.Step >= options.Steps, losses, val, sps, export);
     }
 
-    /// <summary>z_t = (1 - t)·z0 + t·eps with one t per batch item.</summary>
-    public static Tensor Noised(Tensor z0, Tensor eps, float[] t)
-    {
-        ArgumentNullException.ThrowIfNull(z0);
-        ArgumentNullException.ThrowIfNull(t);
-        int b = z0.Size(0);
-        if (t.Length != b) throw new ArgumentException($"MotionClassifierTrainer: {t.Length} noise levels for a batch of {b}.");
-        var tt = Tensor.FromArray(t, b, 1, 1, 1, 1);
-        return Ops.Add(Ops.Mul(z0, Ops.AddScalar(Ops.Neg(tt), 1f)), Ops.Mul(eps, tt));
-    }
-
     /// <summary>Accuracy per <see cref="MotionClassifierTrainingOptions.ValidationTimesteps"/> on validation clips 0..n-1, with noise drawn from fixed seeds.</summary>
     public static double[] Validate(LatentMotionClassifier model, LatentCache latents, MotionClassifierTrainingOptions options)
     {
@@ -137,7 +128,7 @@ public static class MotionClassifierTrainer
             var eps = Tensor.Randn(new Rng(0xC1A5_0000UL + (ulong)i), z0.Shape.ToArray());
             var t = ts.Select(x => (float)x).ToArray();
             var batch = Ops.Concat(Enumerable.Repeat(z0, ts.Length).ToArray(), 0);
-            var logits = model.Forward(Noised(batch, Ops.Concat(Enumerable.Repeat(eps, ts.Length).ToArray(), 0), t), Tensor.FromArray(t, t.Length)).ToArray();
+            var logits = model.Forward(DitTrainer.Noised(batch, Ops.Concat(Enumerable.Repeat(eps, ts.Length).ToArray(), 0), t), Tensor.FromArray(t, t.Length)).ToArray();
             int k = model.Config.Classes.Length;
             for (int j = 0; j < ts.Length; j++)
             {

@@ -25,6 +25,11 @@ public sealed record MotionGuidanceOptions
     }
 }
 
+/// <summary>What a prompt asks the classifier for: a class name, and for a conditional classifier the subject it is about.</summary>
+/// <param name="Class">One of the classifier's class names.</param>
+/// <param name="Subject">One of its subject names (for the motion world: the subject's colour), or null for an unconditional classifier.</param>
+public readonly record struct MotionTarget(string Class, string? Subject);
+
 /// <summary>One guided step as it happened.</summary>
 /// <param name="Step">Sampling step index.</param>
 /// <param name="Sigma">Noise level of the latent the classifier read.</param>
@@ -41,24 +46,37 @@ public sealed record MotionGuidanceStepRecord(int Step, double Sigma, double Pro
 /// by <c>+lambda · ds · s / (1 - s) · grad</c>, towards videos the classifier reads as the asked motion. s / (1 - s) is
 /// capped at <see cref="MotionGuidanceOptions.MaxWeight"/>. One classifier forward and backward per guided step; the video
 /// model is not differentiated. The asked class comes from a function of the run's prompt (the motion world's caption
-/// grammar for the shipped model); a prompt it cannot read leaves the run unguided.
+/// grammar for the shipped model); a prompt it cannot read leaves the run unguided. A conditional classifier is also told
+/// the subject the prompt is about (its colour), so the gradient moves that shape and not its companions.
 /// </summary>
 public sealed class MotionClassifierHook : GuidanceHook
 {
     private readonly List<MotionGuidanceStepRecord> _history = new();
-    private readonly Func<string?, string?> _classOf;
+    private readonly Func<string?, MotionTarget?> _targetOf;
 
     /// <param name="classifier">The trained classifier (frozen here).</param>
     /// <param name="options">Strength and window.</param>
-    /// <param name="classOf">The prompt → the name of the class to steer towards (one of the classifier's), or null for none.</param>
-    public MotionClassifierHook(LatentMotionClassifier classifier, MotionGuidanceOptions options, Func<string?, string?> classOf)
+    /// <param name="targetOf">The prompt → the class (and, for a conditional classifier, subject) to steer towards, or null for none.</param>
+    public MotionClassifierHook(LatentMotionClassifier classifier, MotionGuidanceOptions options, Func<string?, MotionTarget?> targetOf)
         : base(Checked(options).Window)
     {
         ArgumentNullException.ThrowIfNull(classifier);
-        ArgumentNullException.ThrowIfNull(classOf);
+        ArgumentNullException.ThrowIfNull(targetOf);
         Classifier = classifier;
         Options = options;
-        _classOf = classOf;
+        _targetOf = targetOf;
+    }
+
+    /// <summary>For an unconditional classifier: <paramref name="classOf"/> maps the prompt to a class name, or null for none.</summary>
+    public MotionClassifierHook(LatentMotionClassifier classifier, MotionGuidanceOptions options, Func<string?, string?> classOf)
+        : this(classifier, options, ClassOnly(classOf))
+    {
+    }
+
+    private static Func<string?, MotionTarget?> ClassOnly(Func<string?, string?> classOf)
+    {
+        ArgumentNullException.ThrowIfNull(classOf);
+        return p => classOf(p) is { } name ? new MotionTarget(name, null) : null;
     }
 
     public LatentMotionClassifier Classifier { get; }
@@ -77,9 +95,19 @@ public sealed class MotionClassifierHook : GuidanceHook
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(velocity);
-        if (Options.Scale == 0 || _classOf(context.Prompt) is not { } name) return null;
-        int label = Classifier.Config.IndexOf(name);
-        if (label < 0) throw new ArgumentException($"MotionClassifierHook: the classifier has no class '{name}' (it has: {string.Join(", ", Classifier.Config.Classes)}).");
+        if (Options.Scale == 0 || _targetOf(context.Prompt) is not { } target) return null;
+        var config = Classifier.Config;
+        int label = config.IndexOf(target.Class);
+        if (label < 0) throw new ArgumentException($"MotionClassifierHook: the classifier has no class '{target.Class}' (it has: {string.Join(", ", config.Classes)}).");
+        int[]? subjects = null;
+        if (config.Conditional)
+        {
+            if (target.Subject is not { } subject)
+                throw new ArgumentException("MotionClassifierHook: the classifier is conditional, but no subject was given for the prompt.");
+            int si = config.SubjectIndexOf(subject);
+            if (si < 0) throw new ArgumentException($"MotionClassifierHook: the classifier has no subject '{subject}' (it has: {string.Join(", ", config.SubjectNames)}).");
+            subjects = new[] { si };
+        }
         var latent = context.Latent;
         if (latent.Size(0) != 1) throw new ArgumentException($"MotionClassifierHook: expects a batch of one latent, got {latent.Shape}.");
         double sigma = context.Sigma;
@@ -88,7 +116,7 @@ public sealed class MotionClassifierHook : GuidanceHook
         using (GradMode.EnableGrad())
         {
             var z = latent.DetachedLeaf();
-            var lp = Classifier.LogProbability(z, Tensor.FromArray(new[] { (float)sigma }, 1), new[] { label });
+            var lp = Classifier.LogProbability(z, Tensor.FromArray(new[] { (float)sigma }, 1), new[] { label }, subjects);
             logp = lp.Item();
             grad = Autograd.Grad(lp, new[] { z })[0];
         }

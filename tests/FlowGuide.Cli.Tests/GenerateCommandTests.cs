@@ -134,9 +134,10 @@ public sealed class GenerateCommandTests : IDisposable
         var plain = Path.Combine(_dir, "plain.gif");
         Assert.Equal(0, Generate(plain, "--steps", "4", "--frames", "13").Code);
         Assert.Contains("\"name\": \"none\"", File.ReadAllText(plain + ".json"));
-        // a classifier over the motion world's labels, and a default strength in model_index.json
+        // a classifier over the motion world's labels, told the subject's colour, and a default strength in model_index.json
         var classifier = new FlowGuide.Models.Video.LatentMotionClassifier(
-            FlowGuide.Models.Video.LatentMotionClassifierConfig.Tiny(4, FlowGuide.Training.World.MotionLabels.Names), new FlowGuide.Tensors.Rng(3));
+            FlowGuide.Models.Video.LatentMotionClassifierConfig.Tiny(4, FlowGuide.Training.World.MotionLabels.Names,
+                FlowGuide.Training.World.MotionLabels.Subjects), new FlowGuide.Tensors.Rng(3));
         classifier.Save(Path.Combine(_model, "motion_classifier"));
         var index = Path.Combine(_model, "model_index.json");
         var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(index))!;

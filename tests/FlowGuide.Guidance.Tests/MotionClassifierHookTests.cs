@@ -59,7 +59,7 @@ public class MotionClassifierHookTests
         var c = Classifier();
         var plain = Generate(parts);
         Assert.Equal(plain, Generate(parts, new MotionClassifierHook(c, new MotionGuidanceOptions { Scale = 0 }, AskLeft)));
-        Assert.Equal(plain, Generate(parts, new MotionClassifierHook(c, new MotionGuidanceOptions { Scale = 3 }, _ => null)));
+        Assert.Equal(plain, Generate(parts, new MotionClassifierHook(c, new MotionGuidanceOptions { Scale = 3 }, _ => (MotionTarget?)null)));
         var guided = Generate(parts, new MotionClassifierHook(c, new MotionGuidanceOptions { Scale = 3 }, AskLeft));
         Assert.NotEqual(plain, guided);
         // the same seed gives the same guided result
@@ -82,6 +82,39 @@ public class MotionClassifierHookTests
         var right = Generate(parts, new MotionClassifierHook(c, all, _ => "moves right"));
         Assert.True(P(left, 0) > P(plain, 0), $"p(left) plain {P(plain, 0):F4}, guided {P(left, 0):F4}");
         Assert.True(P(right, 1) > P(plain, 1), $"p(right) plain {P(plain, 1):F4}, guided {P(right, 1):F4}");
+    }
+
+    [Fact]
+    public void AConditionalClassifierIsToldTheSubjectThePromptIsAbout()
+    {
+        var parts = new MotionPromptTestParts();
+        var c = new LatentMotionClassifier(LatentMotionClassifierConfig.Tiny(4, Classes, new[] { "red", "blue" }), new Rng(42));
+        var rng = new Rng(43);
+        foreach (var layer in c.Film!.Items) rng.FillUniform(layer.Weight.Span, -1f, 1f);
+        c.Freeze();
+        c.Eval();
+        var options = new MotionGuidanceOptions { Scale = 2.5, Window = StepWindow.All };
+        var before = new List<(float[] Latent, float[] V, double Sigma)>();
+        var after = new List<float[]>();
+        var first = new ProbeHook(StepWindow.All) { Prediction = (ctx, v) => before.Add((ctx.Latent.ToArray(), v.ToArray(), ctx.Sigma)) };
+        var last = new ProbeHook(StepWindow.All) { Prediction = (_, v) => after.Add(v.ToArray()) };
+        var blue = new MotionClassifierHook(c, options, _ => new MotionTarget("moves right", "blue"));
+        var guidedBlue = Generate(parts, first, blue, last);
+        for (int s = 0; s < before.Count; s++)
+        {
+            var (latent, v, sigma) = before[s];
+            var z = Tensor.FromArray(latent, 1, 4, 3, 4, 4).DetachedLeaf();
+            Tensor g;
+            using (GradMode.EnableGrad())
+                g = Autograd.Grad(c.LogProbability(z, Tensor.FromArray(new[] { (float)sigma }, 1), new[] { 1 }, new[] { 1 }), new[] { z })[0];
+            double w = Math.Min(sigma / (1 - sigma), 10);
+            var gs = g.ToArray();
+            for (int i = 0; i < v.Length; i++) Assert.Equal(v[i] - 2.5 * w * gs[i], after[s][i], 4);
+        }
+        Assert.NotEqual(guidedBlue, Generate(parts, new MotionClassifierHook(c, options, _ => new MotionTarget("moves right", "red"))));
+        Assert.Contains("no subject was given", Assert.Throws<ArgumentException>(() => Generate(parts, new MotionClassifierHook(c, options, _ => "moves right"))).Message);
+        Assert.Contains("no subject 'green'", Assert.Throws<ArgumentException>(() =>
+            Generate(parts, new MotionClassifierHook(c, options, _ => new MotionTarget("moves right", "green")))).Message);
     }
 
     [Fact]

@@ -29,6 +29,10 @@ public sealed class MotionClassifierTrainerTests : IDisposable
             int label = MotionLabels.Of(spec);
             Assert.Equal(label, MotionLabels.Of(WorldPrompt.Parse(caption)));
             Assert.Equal(MotionLabels.Names[label], MotionLabels.NameOf(caption));
+            // the subject a classifier is told: the captioned shape's colour, read the same from the clip and the caption
+            int subject = MotionLabels.SubjectOf(spec);
+            Assert.Equal(subject, MotionLabels.SubjectOf(WorldPrompt.Parse(caption)));
+            Assert.Equal((MotionLabels.Names[label], MotionLabels.Subjects[subject]), MotionLabels.TargetOf(caption));
             seen.Add(label);
         }
         Assert.Equal(24, MotionLabels.Names.Count);
@@ -37,6 +41,9 @@ public sealed class MotionClassifierTrainerTests : IDisposable
         Assert.Equal("moves left", MotionLabels.NameOf("a red circle slowly moves left across a striped background"));
         Assert.Equal("pans up and right", MotionLabels.NameOf("the camera quickly pans up and right over a blue star on a plain black background"));
         Assert.Null(MotionLabels.NameOf("a cat walks"));
+        Assert.Null(MotionLabels.TargetOf("a cat walks"));
+        Assert.Equal(("pans left", "blue"), MotionLabels.TargetOf("the camera slowly pans left over a blue star on a plain black background"));
+        Assert.Equal(MotionLabels.Subjects.Count, MotionLabels.Subjects.Distinct().Count());
     }
 
     [Fact]
@@ -60,7 +67,7 @@ public sealed class MotionClassifierTrainerTests : IDisposable
     {
         OutputDirectory = Path.Combine(_dir, name), VaeDirectory = vae, Steps = steps, Frames = 5, Height = 16, Width = 16,
         BatchSize = 4, TrainClips = 4, LearningRate = 3e-3f, WarmupSteps = 1, CheckpointEvery = 100, ValidateEvery = 0,
-        ValidationClips = 2, Seed = 3, Model = LatentMotionClassifierConfig.Tiny(4, MotionLabels.Names),
+        ValidationClips = 2, Seed = 3, Model = LatentMotionClassifierConfig.Tiny(4, MotionLabels.Names, MotionLabels.Subjects),
     };
 
     [Fact]
@@ -73,6 +80,7 @@ public sealed class MotionClassifierTrainerTests : IDisposable
             $"loss went from {full.Losses.Take(5).Average():F3} to {full.Losses.TakeLast(5).Average():F3}");
         var c = LatentMotionClassifier.Load(full.ExportDirectory!);
         Assert.Equal(MotionLabels.Names, c.Config.Classes);
+        Assert.Equal(MotionLabels.Subjects, c.Config.SubjectNames);
         Assert.Equal(2, c.Config.Frames);                      // 5 frames through a 4x temporal VAE
         Assert.Equal(MotionWorld.Version, c.TrainingInfo?["world_version"]?.GetValue<int>());
 
@@ -87,5 +95,17 @@ public sealed class MotionClassifierTrainerTests : IDisposable
     {
         var o = Options("c", 2, RandomVae()) with { Model = LatentMotionClassifierConfig.Tiny(4, new[] { "a", "b" }) };
         Assert.Contains("classes", Assert.Throws<ArgumentException>(() => MotionClassifierTrainer.Train(o)).Message);
+        var p = o with { Model = LatentMotionClassifierConfig.Tiny(4, MotionLabels.Names, new[] { "red", "blue" }) };
+        Assert.Contains("subjects", Assert.Throws<ArgumentException>(() => MotionClassifierTrainer.Train(p)).Message);
+    }
+
+    [Fact]
+    public void AnUnconditionalClassifierTrainsAndExportsWithoutSubjects()
+    {
+        var r = MotionClassifierTrainer.Train(Options("u", 3, RandomVae()) with { Model = LatentMotionClassifierConfig.Tiny(4, MotionLabels.Names) });
+        Assert.True(r.Finished);
+        var c = LatentMotionClassifier.Load(r.ExportDirectory!);
+        Assert.False(c.Config.Conditional);
+        Assert.Null(c.Film);
     }
 }

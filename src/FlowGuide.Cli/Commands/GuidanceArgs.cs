@@ -182,9 +182,13 @@ internal static class GuidanceArgs
                 ["max_weight"] = options.MaxWeight,
                 ["classifier"] = Classifier ?? MotionClassifierFolder,
             };
-            return (new MotionClassifierHook(classifier, options, p => p is null ? null : FlowGuide.Training.World.MotionLabels.NameOf(p)), meta);
+            return (new MotionClassifierHook(classifier, options, WorldTarget), meta);
         }
     }
+
+    /// <summary>The motion-world class and subject colour a prompt asks for, or null for a prompt outside the caption grammar.</summary>
+    private static MotionTarget? WorldTarget(string? prompt) =>
+        prompt is not null && FlowGuide.Training.World.MotionLabels.TargetOf(prompt) is { } t ? new MotionTarget(t.Class, t.Subject) : null;
 
     /// <summary>Reads the <c>--motion-guidance-*</c> options without loading anything.</summary>
     public static MotionGuidanceArgs ReadMotionGuidance(Args args)

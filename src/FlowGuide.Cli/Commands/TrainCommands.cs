@@ -201,13 +201,15 @@ public sealed class TrainClassifierCommand : Command
 {
     public override string Name => "train classifier";
     public override string Summary => "train the latent motion classifier (what moves, from noisy VAE latents) for motion guidance";
-    public override IReadOnlySet<string> Flags => new HashSet<string> { "resume" };
+    public override IReadOnlySet<string> Flags => new HashSet<string> { "resume", "unconditional" };
     public override string Usage =>
         "flowguide train classifier --vae VAE_DIR --out DIR [options]\n\n" + TrainArgs.SharedUsage +
         "  --vae DIR            the video model's VAE folder (e.g. models/flowguide-small/vae); frozen\n" +
         "  --width N            channels of the two convolutions (default 32)\n" +
         "  --keypoints K        soft keypoints tracked over the frames (default 12)\n" +
-        "  --latent-cache DIR   where encoded latents are cached (default DIR/latents; a 'train dit' run's cache is reused)\n\n" +
+        "  --latent-cache DIR   where encoded latents are cached (default DIR/latents; a 'train dit' run's cache is reused)\n" +
+        "  --unconditional      do not tell the classifier the subject's colour (by default it is, so it can tell the\n" +
+        "                       captioned shape from moving companions)\n\n" +
         "Each step noises a batch of training clips' latents to a uniform random t and minimises the cross-entropy against\n" +
         "the clip's motion class (24: the caption grammar's 16 motion phrases and 8 camera pans). Validation reports the\n" +
         "accuracy at t = 0.3, 0.5, 0.7, 0.9. Exports the EMA weights to DIR/classifier when --steps is reached; copy that\n" +
@@ -223,10 +225,12 @@ public sealed class TrainClassifierCommand : Command
         });
         o = o with { LatentCacheDirectory = args.String("latent-cache") };
         int width = args.Int("width", 32), keypoints = args.Int("keypoints", 12);
+        bool unconditional = args.Flag("unconditional");
         if (width < 1 || keypoints < 1) throw new UsageException($"--width and --keypoints must be positive, got {width} and {keypoints}");
         args.EnsureAllUsed(0);
         int latentChannels = FlowGuide.Models.Video.VideoAutoencoders.LatentChannels(vae);
-        var small = FlowGuide.Models.Video.LatentMotionClassifierConfig.Small(latentChannels, FlowGuide.Training.World.MotionLabels.Names);
+        var small = FlowGuide.Models.Video.LatentMotionClassifierConfig.Small(latentChannels, FlowGuide.Training.World.MotionLabels.Names,
+            unconditional ? null : FlowGuide.Training.World.MotionLabels.Subjects);
         o = o with { Model = small with { Width = width, Keypoints = keypoints } };
         TrainArgs.Report(output, "classifier", MotionClassifierTrainer.Train(o, output, cancel));
         return 0;

@@ -13,7 +13,10 @@ public sealed record MotionClassifierTrainingOptions : TrainerOptions
     public required string VaeDirectory { get; init; }
     /// <summary>Root of a latent cache shared with other runs (a DiT run's <c>latents/</c>); null: the run's own.</summary>
     public string? LatentCacheDirectory { get; init; }
-    /// <summary>Sizes; null: <see cref="LatentMotionClassifierConfig.Small"/> for the VAE's channels (the frame count always follows the clips).</summary>
+    /// <summary>
+    /// Sizes; null: <see cref="LatentMotionClassifierConfig.Small"/> for the VAE's channels, conditioned on the subject's
+    /// colour (the frame count always follows the clips). Its subjects must be none or <see cref="MotionLabels.Subjects"/>.
+    /// </summary>
     public LatentMotionClassifierConfig? Model { get; init; }
     /// <summary>Noise levels the validation accuracy is reported at.</summary>
     public double[] ValidationTimesteps { get; init; } = { 0.3, 0.5, 0.7, 0.9 };
@@ -31,7 +34,8 @@ public sealed record MotionClassifierTrainingOptions : TrainerOptions
 /// <summary>
 /// Trains a <see cref="LatentMotionClassifier"/> on motion-world clips: each step encodes (or reads from the latent
 /// cache) a batch of training-split clips, noises them to z_t = (1 - t)·z0 + t·eps with t ~ U(0, 1), and minimises
-/// the cross-entropy against the clip's <see cref="MotionLabels"/> class. Validation reports the accuracy of the EMA
+/// the cross-entropy against the clip's <see cref="MotionLabels"/> class (told, for a conditional classifier, the colour
+/// of the shape the caption is about). Validation reports the accuracy of the EMA
 /// weights on the validation split at fixed noise levels and noise draws. Checkpoints, exact resume, EMA and the
 /// learning-rate schedule are <see cref="TrainingLoop"/>'s; at the end the EMA weights go to <c>OUT/classifier</c>.
 /// </summary>
@@ -46,12 +50,14 @@ public static class MotionClassifierTrainer
         log ??= TextWriter.Null;
         var vae = VideoAutoencoders.LoadFrozen(options.VaeDirectory);
         // the tracks are resampled to the training clips' latent frame count
-        var config = (options.Model ?? LatentMotionClassifierConfig.Small(vae.LatentChannels, MotionLabels.Names))
+        var config = (options.Model ?? LatentMotionClassifierConfig.Small(vae.LatentChannels, MotionLabels.Names, MotionLabels.Subjects))
             with { Frames = 1 + (options.Frames - 1) / vae.TemporalFactor };
         if (config.InChannels != vae.LatentChannels)
             throw new ArgumentException($"MotionClassifierTrainer: the VAE has {vae.LatentChannels} latent channels, the classifier reads {config.InChannels}.");
         if (!config.Classes.SequenceEqual(MotionLabels.Names))
             throw new ArgumentException("MotionClassifierTrainer: the classifier's classes are not the motion world's (MotionLabels.Names).");
+        if (config.Conditional && !config.SubjectNames.SequenceEqual(MotionLabels.Subjects))
+            throw new ArgumentException("MotionClassifierTrainer: the classifier's subjects are not the motion world's colours (MotionLabels.Subjects).");
         var latents = new LatentCache(vae, options, options.VaeDirectory, options.LatentCacheDirectory);
         var model = new LatentMotionClassifier(config, new Rng(options.Seed));
         model.Train();
@@ -65,17 +71,21 @@ public static class MotionClassifierTrainer
         {
             var z0s = new Tensor[options.BatchSize];
             var labels = new int[options.BatchSize];
+            var subjects = new int[options.BatchSize];
             for (int b = 0; b < options.BatchSize; b++)
             {
                 long index = options.ClipIndex(step, b);
                 z0s[b] = latents.Get(index, WorldSplit.Train);
-                labels[b] = MotionLabels.Of(MotionWorld.Sample(index, WorldSplit.Train, options.Frames, options.Width, options.Height));
+                var spec = MotionWorld.Sample(index, WorldSplit.Train, options.Frames, options.Width, options.Height);
+                labels[b] = MotionLabels.Of(spec);
+                subjects[b] = MotionLabels.SubjectOf(spec);
             }
             var t = new float[options.BatchSize];
             for (int b = 0; b < t.Length; b++) t[b] = (float)loop.Rng.Uniform();
             var z0 = z0s.Length == 1 ? z0s[0] : Ops.Concat(z0s, 0);
             var zt = DitTrainer.Noised(z0, Tensor.Randn(loop.Rng, z0.Shape.ToArray()), t);
-            var loss = Ops.Neg(model.LogProbability(zt, Tensor.FromArray(t, t.Length), labels)).MulScalar(1f / options.BatchSize);
+            var loss = Ops.Neg(model.LogProbability(zt, Tensor.FromArray(t, t.Length), labels, config.Conditional ? subjects : null))
+                .MulScalar(1f / options.BatchSize);
             return new StepLoss(loss);
         }, () =>
         {
@@ -124,11 +134,14 @@ public static class MotionClassifierTrainer
         {
             using var scope = new TensorScope();
             var z0 = latents.Get(i, WorldSplit.Validation);
-            int label = MotionLabels.Of(MotionWorld.Sample(i, WorldSplit.Validation, options.Frames, options.Width, options.Height));
+            var spec = MotionWorld.Sample(i, WorldSplit.Validation, options.Frames, options.Width, options.Height);
+            int label = MotionLabels.Of(spec);
             var eps = Tensor.Randn(new Rng(0xC1A5_0000UL + (ulong)i), z0.Shape.ToArray());
             var t = ts.Select(x => (float)x).ToArray();
             var batch = Ops.Concat(Enumerable.Repeat(z0, ts.Length).ToArray(), 0);
-            var logits = model.Forward(DitTrainer.Noised(batch, Ops.Concat(Enumerable.Repeat(eps, ts.Length).ToArray(), 0), t), Tensor.FromArray(t, t.Length)).ToArray();
+            var subjects = model.Config.Conditional ? Enumerable.Repeat(MotionLabels.SubjectOf(spec), ts.Length).ToArray() : null;
+            var logits = model.Forward(DitTrainer.Noised(batch, Ops.Concat(Enumerable.Repeat(eps, ts.Length).ToArray(), 0), t),
+                Tensor.FromArray(t, t.Length), subjects).ToArray();
             int k = model.Config.Classes.Length;
             for (int j = 0; j < ts.Length; j++)
             {

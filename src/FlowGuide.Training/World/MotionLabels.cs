@@ -16,6 +16,30 @@ public static class MotionLabels
         Enum.GetValues<MotionClass>().Select(m => m.VerbPhrase())
             .Concat(Enum.GetValues<Direction>().Select(d => "pans " + d.Words())).ToArray();
 
+    /// <summary>
+    /// The subjects a conditional classifier is told about, in index order: the colour words. A clip's shapes have
+    /// distinct colours, so the colour picks out the shape its caption is about (the one that pans by under a camera pan).
+    /// </summary>
+    public static IReadOnlyList<string> Subjects { get; } = Enum.GetValues<ColorName>().Select(c => c.Word()).ToArray();
+
+    /// <summary>The subject index of a clip: its captioned shape's colour.</summary>
+    public static int SubjectOf(ClipSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return (int)spec.Shapes[spec.Subject].Color;
+    }
+
+    /// <summary>The subject index a prompt names: its first shape's colour.</summary>
+    public static int SubjectOf(WorldPrompt prompt)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        return (int)prompt.Subject.Color;
+    }
+
+    /// <summary>The (class name, subject name) a prompt asks for when it parses under the caption grammar, else null.</summary>
+    public static (string Class, string Subject)? TargetOf(string prompt) =>
+        WorldPrompt.TryParse(prompt, out var p, out _) ? (Names[Of(p!)], Subjects[SubjectOf(p!)]) : null;
+
     /// <summary>The label of a clip: its camera pan when it has one, else its subject's motion.</summary>
     public static int Of(ClipSpec spec)
     {

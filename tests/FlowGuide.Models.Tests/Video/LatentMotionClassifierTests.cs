@@ -145,6 +145,110 @@ public class LatentMotionClassifierTests
         Assert.Throws<ArgumentException>(() => new LatentMotionClassifierConfig(2, 4, 3, 3, 8, new[] { "only" }).Validate());
     }
 
+    private static readonly string[] Colours = { "red", "blue" };
+
+    /// <summary>A conditional tiny classifier whose FiLM layers are given random weights (they start at zero).</summary>
+    private static LatentMotionClassifier Conditional(ulong seed)
+    {
+        var c = new LatentMotionClassifier(LatentMotionClassifierConfig.Tiny(2, Classes, Colours), new Rng(seed));
+        var rng = new Rng(seed + 100);
+        foreach (var layer in c.Film!.Items)
+        {
+            var w = layer.Weight.Span;
+            for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.Uniform() - 0.5);
+        }
+        return c;
+    }
+
+    [Fact]
+    public void ConditionalClassifierStartsAsTheUnconditionalOneAndThenReadsTheSubject()
+    {
+        var plain = new LatentMotionClassifier(LatentMotionClassifierConfig.Tiny(2, Classes), new Rng(11));
+        var cond = new LatentMotionClassifier(LatentMotionClassifierConfig.Tiny(2, Classes, Colours), new Rng(11));
+        Assert.Null(plain.Film);
+        Assert.Equal(new[] { "film.0.weight", "film.1.weight" }, cond.NamedParameters().Select(p => p.Key).Where(n => n.StartsWith("film", StringComparison.Ordinal)));
+        var z = Tensor.Randn(new Rng(12), 2, 2, 3, 4, 4);
+        var t = Tensor.FromArray(new[] { 0.3f, 0.6f }, 2);
+        // zero-initialised FiLM: identical to the unconditional network whatever the subject
+        Assert.Equal(plain.Forward(z, t).ToArray(), cond.Forward(z, t, new[] { 0, 1 }).ToArray(), new FloatTolerance(1e-6f));
+        var c = Conditional(11);
+        var a = c.Forward(z, t, new[] { 0, 0 }).ToArray();
+        var b = c.Forward(z, t, new[] { 1, 0 }).ToArray();
+        Assert.NotEqual(a[0..3], b[0..3]);                                   // the subject changes item 0's logits
+        Assert.Equal(a[3..6], b[3..6], new FloatTolerance(1e-6f));           // and not item 1's
+        var alone = c.Forward(Ops.Narrow(z, 0, 0, 1), Tensor.FromArray(new[] { 0.3f }, 1), new[] { 1 }).ToArray();
+        Assert.Equal(b[0..3], alone, new FloatTolerance(1e-5f));
+    }
+
+    [Fact]
+    public void ConditionalGradientsMatchFiniteDifferencesForTheLatentAndTheFilmWeights()
+    {
+        var c = Conditional(13);
+        var z = Tensor.Randn(new Rng(14), 2, 2, 4, 4, 3);
+        var t = Tensor.FromArray(new[] { 0.3f, 0.7f }, 2);
+        int[] labels = { 1, 2 }, subjects = { 1, 0 };
+        var leaf = z.DetachedLeaf();
+        var film = c.Film![0].Weight;
+        Tensor gz, gw;
+        using (GradMode.EnableGrad())
+        {
+            var g = Autograd.Grad(c.LogProbability(leaf, t, labels, subjects), new[] { leaf, film });
+            (gz, gw) = (g[0], g[1]);
+        }
+        double Eval() { using var _ = GradMode.NoGrad(); return c.LogProbability(z, t, labels, subjects).Item(); }
+        var rng = new Random(15);
+        const float eps = 1e-2f;
+        foreach (var (x, g, name) in new[] { (z, gz, "latent"), (film, gw, "film.0.weight") })
+        {
+            for (int k = 0; k < 24; k++)
+            {
+                int i = rng.Next(x.Numel);
+                float keep = x.Span[i];
+                x.Span[i] = keep + eps;
+                double up = Eval();
+                x.Span[i] = keep - eps;
+                double down = Eval();
+                x.Span[i] = keep;
+                double fd = (up - down) / (2 * eps);
+                Assert.True(Math.Abs(fd - g.Span[i]) <= 3e-2 * Math.Abs(fd) + 5e-4, $"{name} element {i}: autograd {g.Span[i]}, finite difference {fd}");
+            }
+        }
+    }
+
+    [Fact]
+    public void SubjectsAreCheckedAndSavedWithTheConfig()
+    {
+        var c = Conditional(16);
+        var plain = new LatentMotionClassifier(LatentMotionClassifierConfig.Tiny(2, Classes), new Rng(16));
+        var z = Tensor.Randn(new Rng(17), 1, 2, 3, 4, 4);
+        var t = Tensor.FromArray(new[] { 0.5f }, 1);
+        Assert.Contains("red, blue", Assert.Throws<ArgumentException>(() => c.Forward(z, t)).Message);
+        Assert.Contains("outside the 2 subjects", Assert.Throws<ArgumentException>(() => c.Forward(z, t, new[] { 2 })).Message);
+        Assert.Contains("2 subjects for a batch of 1", Assert.Throws<ArgumentException>(() => c.Forward(z, t, new[] { 0, 1 })).Message);
+        Assert.Contains("unconditional", Assert.Throws<ArgumentException>(() => plain.Forward(z, t, new[] { 0 })).Message);
+        Assert.Equal(1, c.Config.SubjectIndexOf("blue"));
+        Assert.Equal(-1, c.Config.SubjectIndexOf("green"));
+        Assert.Throws<ArgumentException>(() => LatentMotionClassifierConfig.Tiny(2, Classes, new[] { "red", "red" }).Validate());
+        var dir = Path.Combine(Path.GetTempPath(), "fg-lmc-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            c.Save(dir);
+            var back = LatentMotionClassifier.Load(dir);
+            Assert.Equal(Colours, back.Config.SubjectNames);
+            Assert.Equal(c.Forward(z, t, new[] { 1 }).ToArray(), back.Forward(z, t, new[] { 1 }).ToArray());
+            // an unconditional classifier's config has no "subjects" key, and reads back unconditional
+            Assert.Null(plain.Config.ToJson()["subjects"]);
+            Assert.False(LatentMotionClassifierConfig.FromJson(plain.Config.ToJson(), "x").Conditional);
+            var bad = c.Config.ToJson();
+            bad["subjects"] = "red";
+            Assert.Contains("'subjects' is not a list", Assert.Throws<InvalidDataException>(() => LatentMotionClassifierConfig.FromJson(bad, "x")).Message);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        }
+    }
+
     private sealed class FloatTolerance(float tol) : IEqualityComparer<float>
     {
         public bool Equals(float a, float b) => Math.Abs(a - b) <= tol;

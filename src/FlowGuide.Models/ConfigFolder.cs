@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using FlowGuide.Nn;
 using FlowGuide.SafeTensors;
+using FlowGuide.Tensors;
 
 namespace FlowGuide.Models;
 
@@ -49,10 +50,18 @@ internal static class ConfigFolder
         return (o, configPath, o["training"] as JsonObject is { } t ? (JsonObject)t.DeepClone() : null);
     }
 
-    /// <summary>Loads the folder's weights strictly into <paramref name="model"/> (<see cref="StateDictMismatchException"/> on a mismatch), then freezes it and sets eval mode.</summary>
-    public static T LoadWeights<T>(T model, string directory) where T : Module
+    /// <summary>
+    /// Builds the model with <paramref name="create"/> and loads the folder's weights into it strictly
+    /// (<see cref="StateDictMismatchException"/> on a mismatch), then freezes it and sets eval mode. Both happen outside any
+    /// open <see cref="TensorScope"/>, so the weights last when a model is read lazily in the middle of a scoped run.
+    /// </summary>
+    public static T LoadWeights<T>(Func<T> create, string directory) where T : Module
     {
+        ArgumentNullException.ThrowIfNull(create);
         var weightsPath = Path.Combine(directory, WeightsFileName);
+        // the weights must outlive any TensorScope open around the call (a model read lazily during a scoped run)
+        using var _ = TensorScope.Suspend();
+        var model = create();
         using (var reader = SafeTensorsCheckpoint.Open(weightsPath))
             model.LoadFrom(reader, strict: true, source: weightsPath);
         model.Freeze();

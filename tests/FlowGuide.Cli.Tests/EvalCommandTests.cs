@@ -241,6 +241,23 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
+    public void MotionGuidanceRunsOnEveryVideoWithTheClassifierReadOnce()
+    {
+        // the classifier is read lazily inside the warm-up's tensor scope: its weights must outlive that scope
+        var classifier = new FlowGuide.Models.Video.LatentMotionClassifier(
+            FlowGuide.Models.Video.LatentMotionClassifierConfig.Tiny(4, FlowGuide.Training.World.MotionLabels.Names,
+                FlowGuide.Training.World.MotionLabels.Subjects), new FlowGuide.Tensors.Rng(5));
+        classifier.Save(Path.Combine(_model, GuidanceArgs.MotionClassifierFolder));
+        var outDir = Path.Combine(_dir, "mg");
+        var r = Run(null, default, "eval", "--methods", "base,motion-guidance", "--prompts", _prompts, "--seeds", "0..1", "--out", outDir,
+            "--model", _model, "--frames", "13", "--motion-guidance-scale", "50", "--no-report");
+        Assert.True(r.Code == 0, r.Err);
+        var rows = File.ReadAllLines(Path.Combine(outDir, "results.csv")).Skip(1).ToArray();
+        Assert.Equal(2 * Prompts.Length * 2, rows.Length);
+        Assert.Equal(Prompts.Length * 2, rows.Count(l => l.StartsWith("motion-guidance,", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public void ParsesSeedLists()
     {
         Assert.Equal(new ulong[] { 0, 1, 2, 3 }, EvalCommand.ParseSeeds("0..3"));

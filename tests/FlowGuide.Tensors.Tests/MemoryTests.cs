@@ -42,6 +42,27 @@ public class MemoryTests
     }
 
     [Fact]
+    public void TensorsMadeWhileAScopeIsSuspendedOutliveIt()
+    {
+        Tensor inside, kept;
+        using (var scope = new TensorScope())
+        {
+            inside = Randn(1, 4, 4);
+            using (TensorScope.Suspend()) kept = Randn(2, 4, 4);
+            var again = Randn(3, 4, 4);            // the scope is current again once the suspension ends
+            Assert.Equal(16, again.Span.Length);
+        }
+        Assert.Throws<ObjectDisposedException>(() => inside.Span.Length);
+        Assert.Equal(Randn(2, 4, 4).ToArray(), kept.ToArray());
+        // a scope opened inside a suspension must be closed before it ends
+        var s = TensorScope.Suspend();
+        var open = new TensorScope();
+        Assert.Throws<InvalidOperationException>(() => s.Dispose());
+        open.Dispose();
+        s.Dispose();
+    }
+
+    [Fact]
     public void NoGradForwardPeakDoesNotGrowWithDepth()
     {
         long p2 = PeakForward(2);

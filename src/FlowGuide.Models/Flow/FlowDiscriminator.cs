@@ -126,6 +126,7 @@ public sealed class FlowDiscriminator : Module
     public static FlowDiscriminator Load(string directory)
     {
         var (o, configPath, training) = ConfigFolder.ReadConfig(directory, nameof(FlowDiscriminator), "discriminator");
-        return ConfigFolder.LoadWeights(new FlowDiscriminator(FlowDiscriminatorConfig.FromJson(o, configPath), null) { TrainingInfo = training }, directory);
+        var config = FlowDiscriminatorConfig.FromJson(o, configPath);
+        return ConfigFolder.LoadWeights(() => new FlowDiscriminator(config, null) { TrainingInfo = training }, directory);
     }
 }

@@ -285,6 +285,7 @@ public sealed class LatentMotionClassifier : Module
     public static LatentMotionClassifier Load(string directory)
     {
         var (o, configPath, training) = ConfigFolder.ReadConfig(directory, nameof(LatentMotionClassifier), "classifier");
-        return ConfigFolder.LoadWeights(new LatentMotionClassifier(LatentMotionClassifierConfig.FromJson(o, configPath), null) { TrainingInfo = training }, directory);
+        var config = LatentMotionClassifierConfig.FromJson(o, configPath);
+        return ConfigFolder.LoadWeights(() => new LatentMotionClassifier(config, null) { TrainingInfo = training }, directory);
     }
 }

@@ -20,6 +20,29 @@ public sealed class TensorScope : IDisposable
 
     internal static TensorScope? Current => _current;
 
+    /// <summary>
+    /// Until the returned handle is disposed, tensors allocated on this thread belong to no scope (so they outlive every
+    /// open one): for loading weights that must last, such as a model read lazily in the middle of a scoped run.
+    /// </summary>
+    public static IDisposable Suspend() => new Suspension();
+
+    private sealed class Suspension : IDisposable
+    {
+        private readonly TensorScope? _saved = _current;
+        private bool _done;
+
+        public Suspension() => _current = null;
+
+        public void Dispose()
+        {
+            if (_done) return;
+            if (_current is not null)
+                throw new InvalidOperationException("TensorScope.Suspend: a scope opened inside the suspension is still open.");
+            _done = true;
+            _current = _saved;
+        }
+    }
+
     internal void Register(Storage s)
     {
         s.Scope = this;

@@ -15,6 +15,15 @@ public sealed record MotionGuidanceOptions
     public static StepWindow DefaultWindow { get; } = StepWindow.Fractions(0, 0.8);
     /// <summary>Cap on the weight sigma / (1 - sigma), which is infinite at sigma = 1.</summary>
     public double MaxWeight { get; init; } = 10;
+    /// <summary>
+    /// Initial noises to choose from at the first step (1: no search). Each is carried by a short guided look-ahead down to
+    /// <see cref="ProbeSigma"/>, the classifier scores where it got to, and the run continues from the noise it scores best.
+    /// </summary>
+    public int Candidates { get; init; } = 1;
+    /// <summary>Noise level the look-ahead stops at and the candidates are scored at.</summary>
+    public double ProbeSigma { get; init; } = 0.5;
+    /// <summary>Euler steps of the look-ahead (evenly spaced in sigma; all candidates in one batch).</summary>
+    public int LookaheadSteps { get; init; } = 4;
 
     /// <summary>Throws an ArgumentException naming the first setting out of range.</summary>
     public void Validate()
@@ -22,6 +31,9 @@ public sealed record MotionGuidanceOptions
         if (!(Scale >= 0) || double.IsInfinity(Scale)) throw new ArgumentException($"MotionGuidanceOptions: Scale must be finite and >= 0, got {Scale}.");
         if (!(MaxWeight > 0) || double.IsInfinity(MaxWeight)) throw new ArgumentException($"MotionGuidanceOptions: MaxWeight must be positive and finite, got {MaxWeight}.");
         ArgumentNullException.ThrowIfNull(Window);
+        if (Candidates < 1 || Candidates > 64) throw new ArgumentException($"MotionGuidanceOptions: Candidates must be in [1, 64], got {Candidates}.");
+        if (!(ProbeSigma > 0 && ProbeSigma < 1)) throw new ArgumentException($"MotionGuidanceOptions: ProbeSigma must be in (0, 1), got {ProbeSigma}.");
+        if (LookaheadSteps < 1) throw new ArgumentException($"MotionGuidanceOptions: LookaheadSteps must be positive, got {LookaheadSteps}.");
     }
 }
 
@@ -29,6 +41,12 @@ public sealed record MotionGuidanceOptions
 /// <param name="Class">One of the classifier's class names.</param>
 /// <param name="Subject">One of its subject names (for the motion world: the subject's colour), or null for an unconditional classifier.</param>
 public readonly record struct MotionTarget(string Class, string? Subject);
+
+/// <summary>A choice between initial noises as it happened.</summary>
+/// <param name="ProbeSigma">Noise level the candidates were scored at.</param>
+/// <param name="LogProbabilities">Per candidate (0: the run's own noise, then fresh draws from the run's generator), log p(asked class | look-ahead latent).</param>
+/// <param name="Chosen">The candidate the run continued from.</param>
+public sealed record MotionCandidateRecord(double ProbeSigma, double[] LogProbabilities, int Chosen);
 
 /// <summary>One guided step as it happened.</summary>
 /// <param name="Step">Sampling step index.</param>
@@ -48,6 +66,13 @@ public sealed record MotionGuidanceStepRecord(int Step, double Sigma, double Pro
 /// model is not differentiated. The asked class comes from a function of the run's prompt (the motion world's caption
 /// grammar for the shipped model); a prompt it cannot read leaves the run unguided. A conditional classifier is also told
 /// the subject the prompt is about (its colour), so the gradient moves that shape and not its companions.
+/// <para>
+/// With <see cref="MotionGuidanceOptions.Candidates"/> N &gt; 1 the hook also searches over the initial noise (a verifier
+/// used for inference-time search): at step 0 it draws N - 1 further noises from the run's generator, carries all N
+/// (one batch) down to <see cref="MotionGuidanceOptions.ProbeSigma"/> with a few guided Euler steps, scores each with the
+/// classifier, and replaces the run's latent with the best-scoring noise; the run then proceeds as usual from that
+/// noise. The search needs the window to contain step 0. Same seed, same choice.
+/// </para>
 /// </summary>
 public sealed class MotionClassifierHook : GuidanceHook
 {
@@ -83,6 +108,9 @@ public sealed class MotionClassifierHook : GuidanceHook
     public MotionGuidanceOptions Options { get; }
     /// <summary>Every guided step of every run, in order.</summary>
     public IReadOnlyList<MotionGuidanceStepRecord> History => _history;
+    /// <summary>Every noise search of every run, in order.</summary>
+    public IReadOnlyList<MotionCandidateRecord> Searches => _searches;
+    private readonly List<MotionCandidateRecord> _searches = new();
 
     private static MotionGuidanceOptions Checked(MotionGuidanceOptions options)
     {
@@ -91,11 +119,10 @@ public sealed class MotionClassifierHook : GuidanceHook
         return options;
     }
 
-    public override Tensor? AfterPrediction(StepContext context, Tensor velocity, Tensor predictedX0)
+    /// <summary>The class and subject indices the run's prompt asks for, or null for an unguided run.</summary>
+    private (int Label, int[]? Subjects)? Resolve(StepContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(velocity);
-        if (Options.Scale == 0 || _targetOf(context.Prompt) is not { } target) return null;
+        if (_targetOf(context.Prompt) is not { } target) return null;
         var config = Classifier.Config;
         int label = config.IndexOf(target.Class);
         if (label < 0) throw new ArgumentException($"MotionClassifierHook: the classifier has no class '{target.Class}' (it has: {string.Join(", ", config.Classes)}).");
@@ -108,19 +135,79 @@ public sealed class MotionClassifierHook : GuidanceHook
             if (si < 0) throw new ArgumentException($"MotionClassifierHook: the classifier has no subject '{subject}' (it has: {string.Join(", ", config.SubjectNames)}).");
             subjects = new[] { si };
         }
-        var latent = context.Latent;
-        if (latent.Size(0) != 1) throw new ArgumentException($"MotionClassifierHook: expects a batch of one latent, got {latent.Shape}.");
-        double sigma = context.Sigma;
-        Tensor grad;
-        double logp;
+        return (label, subjects);
+    }
+
+    /// <summary>d/dz of the summed log p(label | z, sigma) over a batch of latents (each item gets its own gradient), and the per-item log p.</summary>
+    private (Tensor Grad, double[] LogP) Gradient(Tensor latent, double sigma, int label, int[]? subject)
+    {
+        int b = latent.Size(0);
+        var labels = Enumerable.Repeat(label, b).ToArray();
+        var subjects = subject is null ? null : Enumerable.Repeat(subject[0], b).ToArray();
+        var t = Tensor.Full((float)sigma, b);
         using (GradMode.EnableGrad())
         {
             var z = latent.DetachedLeaf();
-            var lp = Classifier.LogProbability(z, Tensor.FromArray(new[] { (float)sigma }, 1), new[] { label }, subjects);
-            logp = lp.Item();
-            grad = Autograd.Grad(lp, new[] { z })[0];
+            var logp = Ops.LogSoftmax(Classifier.Forward(z, t, subjects), 1).Gather(1, labels, new[] { b, 1 });
+            var values = logp.ToArray().Select(v => (double)v).ToArray();
+            return (Autograd.Grad(logp.Sum(), new[] { z })[0], values);
         }
-        double weight = Math.Min(sigma / Math.Max(1 - sigma, 1e-12), Options.MaxWeight);
+    }
+
+    private double Weight(double sigma) => Math.Min(sigma / Math.Max(1 - sigma, 1e-12), Options.MaxWeight);
+
+    public override LatentUpdate? BeforeModel(StepContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (Options.Candidates <= 1 || context.Step != 0 || Resolve(context) is not { } asked) return null;
+        var (label, subjects) = asked;
+        var own = context.Latent;
+        if (own.Size(0) != 1) throw new ArgumentException($"MotionClassifierHook: expects a batch of one latent, got {own.Shape}.");
+        int n = Options.Candidates, steps = Options.LookaheadSteps;
+        var shape = own.Shape.ToArray();
+        var noises = new Tensor[n];
+        noises[0] = own;
+        for (int k = 1; k < n; k++) noises[k] = Tensor.Randn(context.Rng, shape);
+        var z = Ops.Concat(noises, 0);                                                            // [N, C, F, H, W]
+        double from = context.Sigma, to = Math.Min(Options.ProbeSigma, from);
+        for (int j = 0; j < steps && to < from; j++)
+        {
+            double s0 = from + (to - from) * j / steps, s1 = from + (to - from) * (j + 1) / steps;
+            Tensor v;
+            using (GradMode.NoGrad()) v = context.VelocityAt(z, s0);
+            if (Options.Scale > 0)
+            {
+                var (g, _) = Gradient(z, s0, label, subjects);
+                using (GradMode.NoGrad()) v = Ops.Sub(v, g.MulScalar((float)(Options.Scale * Weight(s0))));
+            }
+            using (GradMode.NoGrad()) z = Ops.Add(z, v.MulScalar((float)(s1 - s0)));
+        }
+        double[] scores;
+        using (GradMode.NoGrad())
+        {
+            var t = Tensor.Full((float)to, n);
+            var labels = Enumerable.Repeat(label, n).ToArray();
+            var subj = subjects is null ? null : Enumerable.Repeat(subjects[0], n).ToArray();
+            scores = Ops.LogSoftmax(Classifier.Forward(z, t, subj), 1).Gather(1, labels, new[] { n, 1 }).ToArray().Select(v => (double)v).ToArray();
+        }
+        int best = 0;
+        for (int k = 1; k < n; k++) if (scores[k] > scores[best]) best = k;
+        _searches.Add(new MotionCandidateRecord(to, scores, best));
+        return best == 0 ? null : new LatentUpdate(noises[best]);
+    }
+
+    public override Tensor? AfterPrediction(StepContext context, Tensor velocity, Tensor predictedX0)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(velocity);
+        if (Options.Scale == 0 || Resolve(context) is not { } asked) return null;
+        var (label, subjects) = asked;
+        var latent = context.Latent;
+        if (latent.Size(0) != 1) throw new ArgumentException($"MotionClassifierHook: expects a batch of one latent, got {latent.Shape}.");
+        double sigma = context.Sigma;
+        var (grad, logps) = Gradient(latent, sigma, label, subjects);
+        double logp = logps[0];
+        double weight = Weight(sigma);
         var g = grad.Span;
         double ss = 0;
         for (int i = 0; i < g.Length; i++) ss += (double)g[i] * g[i];

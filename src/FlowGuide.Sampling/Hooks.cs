@@ -194,6 +194,17 @@ public sealed class StepContext
     public Tensor Velocity(Tensor latent, Tensor promptEmbeddings, Tensor? negativeEmbeddings = null, float? guidanceScale = null) =>
         _cfg.Compute(latent, Timestep, promptEmbeddings, negativeEmbeddings ?? NegativeEmbeddings, guidanceScale ?? _cfg.GuidanceScale);
 
+    /// <summary>
+    /// The guided velocity at <paramref name="latent"/> ([B, ...], any batch) for noise level <paramref name="sigma"/>
+    /// (model timestep 1000·sigma, not rounded) with this step's prompts and scale: for hooks that look ahead along the
+    /// trajectory, e.g. to score candidate noises at a lower noise level before committing to one.
+    /// </summary>
+    public Tensor VelocityAt(Tensor latent, double sigma)
+    {
+        if (!(sigma >= 0 && sigma <= 1)) throw new ArgumentOutOfRangeException(nameof(sigma), sigma, "StepContext.VelocityAt: sigma must be in [0, 1].");
+        return _cfg.Compute(latent, (float)(sigma * SigmaSchedule.TrainTimesteps), PromptEmbeddings, NegativeEmbeddings, _cfg.GuidanceScale);
+    }
+
     /// <summary><see cref="Velocity(Tensor)"/> as a delegate, for loss functions that take one.</summary>
     public Func<Tensor, Tensor> VelocityFunction => Velocity;
 

@@ -29,6 +29,10 @@ public sealed record ModelDefaults
     /// "motion_guidance_scale"; 0, the default, leaves it off unless asked for).
     /// </summary>
     public double MotionGuidanceScale { get; init; }
+    /// <summary>
+    /// Initial noises motion guidance chooses among (<c>model_index.json</c> "motion_candidates"; 1, the default: no search).
+    /// </summary>
+    public int MotionCandidates { get; init; } = 1;
 
     /// <summary>Generation options with these defaults and <paramref name="seed"/>.</summary>
     public GenerationOptions ToOptions(ulong seed) => new()
@@ -142,6 +146,7 @@ public sealed class ShippedModel
             },
         };
         if (defaults.MotionGuidanceScale > 0) ((JsonObject)index["defaults"]!)["motion_guidance_scale"] = defaults.MotionGuidanceScale;
+        if (defaults.MotionCandidates > 1) ((JsonObject)index["defaults"]!)["motion_candidates"] = defaults.MotionCandidates;
         var path = Path.Combine(directory, IndexFileName);
         File.WriteAllText(path + ".tmp", index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.Move(path + ".tmp", path, overwrite: true);
@@ -177,7 +182,10 @@ public sealed class ShippedModel
                     Sampler = j["sampler"] is { } s ? ParseSampler(s.GetValue<string>()) : d.Sampler,
                     Fps = j["fps"]?.GetValue<double>() ?? d.Fps,
                     MotionGuidanceScale = j["motion_guidance_scale"]?.GetValue<double>() ?? d.MotionGuidanceScale,
+                    MotionCandidates = j["motion_candidates"]?.GetValue<int>() ?? d.MotionCandidates,
                 };
+                if (d.MotionCandidates < 1 || d.MotionCandidates > 64)
+                    throw new FormatException($"motion_candidates must be in [1, 64], got {d.MotionCandidates}");
                 if (!(d.MotionGuidanceScale >= 0) || double.IsInfinity(d.MotionGuidanceScale))
                     throw new FormatException($"motion_guidance_scale must be finite and >= 0, got {d.MotionGuidanceScale}");
             }

@@ -3,7 +3,7 @@ namespace FlowGuide.Cli.Tests;
 /// <summary><c>flowguide generate</c> on a tiny random model folder: outputs, determinism, and one-line errors with no leftovers.</summary>
 public sealed class GenerateCommandTests : IDisposable
 {
-    private const string Prompt = "a red circle moves left across a striped background";
+    private const string Prompt = "a red circle slowly moves left across a striped background";
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "fg-gen-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly string _model;
 
@@ -154,6 +154,27 @@ public sealed class GenerateCommandTests : IDisposable
         var off = Path.Combine(_dir, "off.gif");
         Assert.Equal(0, Generate(off, "--steps", "4", "--frames", "13", "--motion-guidance-scale", "0").Code);
         Assert.Equal(File.ReadAllBytes(plain), File.ReadAllBytes(off));
+        // a noise search among 3 candidates is recorded with its scores and choice; a bad count is a usage error
+        var searched = Path.Combine(_dir, "searched.gif");
+        r = Generate(searched, "--steps", "4", "--frames", "13", "--motion-candidates", "3");
+        Assert.True(r.Code == 0, r.Err);
+        var sm = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(searched + ".json"))!["guidance"]!;
+        Assert.Equal(3, sm["candidates"]!.GetValue<int>());
+        Assert.Equal(3, sm["noise_search"]!["log_probabilities"]!.AsArray().Count);
+        Assert.InRange(sm["noise_search"]!["chosen"]!.GetValue<int>(), 0, 2);
+        var bad = Generate(Path.Combine(_dir, "bad.gif"), "--steps", "4", "--frames", "13", "--motion-candidates", "0");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("--motion-candidates", bad.Err);
+        Assert.Equal(2, Generate(Path.Combine(_dir, "bad.gif"), "--motion-probe-sigma", "1.5").Code);
+        Assert.False(File.Exists(Path.Combine(_dir, "bad.gif")));
+        // the model's default count
+        json["defaults"]!["motion_candidates"] = 2;
+        File.WriteAllText(index, json.ToJsonString());
+        var byDefault = Path.Combine(_dir, "default-search.gif");
+        Assert.Equal(0, Generate(byDefault, "--steps", "4", "--frames", "13").Code);
+        Assert.Equal(2, System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(byDefault + ".json"))!["guidance"]!["noise_search"]!["log_probabilities"]!.AsArray().Count);
+        json["defaults"]!.AsObject().Remove("motion_candidates");
+        File.WriteAllText(index, json.ToJsonString());
         // with another method the two are recorded in order
         var both = Path.Combine(_dir, "both.gif");
         Assert.Equal(0, Generate(both, "--steps", "4", "--frames", "13", "--guidance", "flowmo").Code);

@@ -118,10 +118,49 @@ public class MotionClassifierHookTests
     }
 
     [Fact]
+    public void NoiseSearchContinuesFromTheCandidateTheClassifierScoresBest()
+    {
+        var parts = new MotionPromptTestParts();
+        var c = Classifier();
+        var guided = new MotionGuidanceOptions { Scale = 2, Window = StepWindow.All };
+        var search = new MotionClassifierHook(c, guided with { Candidates = 5, ProbeSigma = 0.6, LookaheadSteps = 2 }, AskLeft);
+        var options = MotionPromptTestParts.Generation(steps: 4);
+        var result = parts.Pipeline.Generate(MotionPromptTestParts.Prompt, options, new[] { search }).Latent.ToArray();
+        var r = Assert.Single(search.Searches);
+        Assert.Equal(5, r.LogProbabilities.Length);
+        Assert.Equal(0.6, r.ProbeSigma);
+        Assert.All(r.LogProbabilities, v => Assert.InRange(v, double.NegativeInfinity, 0));
+        Assert.Equal(Array.IndexOf(r.LogProbabilities, r.LogProbabilities.Max()), r.Chosen);
+        Assert.Equal(4, search.History.Count);                      // the guided steps run as usual after the choice
+
+        // the candidates are the run's noise and then fresh draws from its generator: the searched run is the guided run
+        // that starts from the chosen one
+        var shape = parts.Pipeline.LatentShape(options);
+        var rng = new Rng(options.Seed);
+        var noises = Enumerable.Range(0, 5).Select(_ => Tensor.Randn(rng, shape)).ToArray();
+        Tensor cond, uncond;
+        using (GradMode.NoGrad()) (cond, uncond) = (parts.Text.Encode(MotionPromptTestParts.Prompt), parts.Text.Encode(options.NegativePrompt));
+        var again = parts.Pipeline.Denoise(noises[r.Chosen], cond, uncond, options, new Rng(99),
+            new[] { new MotionClassifierHook(c, guided, _ => "moves left") }).ToArray();
+        Assert.Equal(again, result);
+
+        // same seed, same choice; one candidate is no search
+        var twice = new MotionClassifierHook(c, guided with { Candidates = 5, ProbeSigma = 0.6, LookaheadSteps = 2 }, AskLeft);
+        Assert.Equal(result, Generate(parts, twice));
+        Assert.Equal(r.LogProbabilities, twice.Searches[0].LogProbabilities);
+        var single = new MotionClassifierHook(c, guided with { Candidates = 1 }, AskLeft);
+        Assert.Equal(Generate(parts, new MotionClassifierHook(c, guided, AskLeft)), Generate(parts, single));
+        Assert.Empty(single.Searches);
+    }
+
+    [Fact]
     public void BadSettingsAndUnknownClassesThrowNamingThem()
     {
         Assert.Contains("Scale", Assert.Throws<ArgumentException>(() => new MotionGuidanceOptions { Scale = -1 }.Validate()).Message);
         Assert.Contains("MaxWeight", Assert.Throws<ArgumentException>(() => new MotionGuidanceOptions { MaxWeight = 0 }.Validate()).Message);
+        Assert.Contains("Candidates", Assert.Throws<ArgumentException>(() => new MotionGuidanceOptions { Candidates = 0 }.Validate()).Message);
+        Assert.Contains("ProbeSigma", Assert.Throws<ArgumentException>(() => new MotionGuidanceOptions { ProbeSigma = 1 }.Validate()).Message);
+        Assert.Contains("LookaheadSteps", Assert.Throws<ArgumentException>(() => new MotionGuidanceOptions { LookaheadSteps = 0 }.Validate()).Message);
         var parts = new MotionPromptTestParts();
         var hook = new MotionClassifierHook(Classifier(), new MotionGuidanceOptions(), _ => "spins");
         Assert.Contains("no class 'spins'", Assert.Throws<ArgumentException>(() => Generate(parts, hook)).Message);

@@ -55,7 +55,11 @@ internal static class GuidanceArgs
         "  --motion-guidance-scale X  motion classifier guidance towards the motion the prompt asks for (default: the\n" +
         "                      model's motion_guidance_scale when its folder has a motion_classifier/, else off; 0 turns it off)\n" +
         "  --motion-guidance-window A:B  guided steps as fractions of the run (default 0:0.8)\n" +
-        "  --motion-guidance-classifier DIR  classifier folder ('flowguide train classifier'; default MODEL/motion_classifier)\n";
+        "  --motion-guidance-classifier DIR  classifier folder ('flowguide train classifier'; default MODEL/motion_classifier)\n" +
+        "  --motion-candidates N  with motion guidance, choose the initial noise among N: each is carried by a short guided\n" +
+        "                      look-ahead to --motion-probe-sigma and the classifier keeps the one that best shows the asked\n" +
+        "                      motion (default: the model's motion_candidates, else 1 = no search)\n" +
+        "  --motion-probe-sigma S  noise level the candidates are scored at (default 0.5)\n";
 
     /// <summary>Reads the options; returns the hooks to pass to the pipeline (empty for none) and their metadata.</summary>
     public static (IReadOnlyList<IGuidanceHook> Hooks, JsonObject Metadata) Read(Args args)
@@ -145,10 +149,10 @@ internal static class GuidanceArgs
     public const string MotionClassifierFolder = "motion_classifier";
 
     /// <summary>The <c>--motion-guidance-*</c> options as given: a null scale or classifier means the model's own.</summary>
-    public sealed record MotionGuidanceArgs(double? Scale, MotionGuidanceOptions Options, string? WindowText, string? Classifier)
+    public sealed record MotionGuidanceArgs(double? Scale, MotionGuidanceOptions Options, string? WindowText, string? Classifier, int? Candidates = null)
     {
         /// <summary>Whether any option was given.</summary>
-        public bool AnyGiven => Scale is not null || WindowText is not null || Classifier is not null;
+        public bool AnyGiven => Scale is not null || WindowText is not null || Classifier is not null || Candidates is not null;
 
         /// <summary>
         /// The hook for a run with <paramref name="model"/>, or null when the strength is 0 or the model has no classifier
@@ -173,7 +177,8 @@ internal static class GuidanceArgs
                 return (null, new JsonObject { ["name"] = "none" });
             }
             var classifier = (load ?? FlowGuide.Models.Video.LatentMotionClassifier.Load)(dir);
-            var options = Options with { Scale = scale };
+            int candidates = Candidates ?? Math.Max(1, model.Defaults.MotionCandidates);
+            var options = Options with { Scale = scale, Candidates = candidates };
             var meta = new JsonObject
             {
                 ["name"] = "motion-guidance",
@@ -182,6 +187,12 @@ internal static class GuidanceArgs
                 ["max_weight"] = options.MaxWeight,
                 ["classifier"] = Classifier ?? MotionClassifierFolder,
             };
+            if (candidates > 1)
+            {
+                meta["candidates"] = candidates;
+                meta["probe_sigma"] = options.ProbeSigma;
+                meta["lookahead_steps"] = options.LookaheadSteps;
+            }
             return (new MotionClassifierHook(classifier, options, WorldTarget), meta);
         }
     }
@@ -190,6 +201,14 @@ internal static class GuidanceArgs
     private static MotionTarget? WorldTarget(string? prompt) =>
         prompt is not null && FlowGuide.Training.World.MotionLabels.TargetOf(prompt) is { } t ? new MotionTarget(t.Class, t.Subject) : null;
 
+    /// <summary>A noise search as metadata: the candidates' log p(asked motion) at the probe level and the one kept.</summary>
+    public static JsonObject SearchMetadata(MotionCandidateRecord r) => new()
+    {
+        ["probe_sigma"] = r.ProbeSigma,
+        ["log_probabilities"] = new JsonArray(r.LogProbabilities.Select(v => (JsonNode)Math.Round(v, 4)).ToArray()),
+        ["chosen"] = r.Chosen,
+    };
+
     /// <summary>Reads the <c>--motion-guidance-*</c> options without loading anything.</summary>
     public static MotionGuidanceArgs ReadMotionGuidance(Args args)
     {
@@ -197,14 +216,21 @@ internal static class GuidanceArgs
         var window = args.String("motion-guidance-window");
         var classifier = args.String("motion-guidance-classifier");
         double? s = scale is null ? null : (double)(decimal)args.Float("motion-guidance-scale", 0);
+        int? candidates = args.String("motion-candidates") is null ? null : args.Int("motion-candidates", 1);
         var o = new MotionGuidanceOptions
         {
             Scale = s ?? 0,
             Window = window is null ? MotionGuidanceOptions.DefaultWindow : ParseWindow(window, "motion-guidance-window"),
+            Candidates = candidates ?? 1,
+            ProbeSigma = Double(args, "motion-probe-sigma", new MotionGuidanceOptions().ProbeSigma),
         };
         try { o.Validate(); }
-        catch (ArgumentException e) { throw new UsageException(e.Message.Replace("MotionGuidanceOptions: Scale", "--motion-guidance-scale")); }
-        return new MotionGuidanceArgs(s, o, window, classifier);
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message.Replace("MotionGuidanceOptions: Scale", "--motion-guidance-scale")
+                .Replace("MotionGuidanceOptions: Candidates", "--motion-candidates").Replace("MotionGuidanceOptions: ProbeSigma", "--motion-probe-sigma"));
+        }
+        return new MotionGuidanceArgs(s, o, window, classifier, candidates);
     }
 
     private static (IGuidanceHook, JsonObject) MotionPrompt(Args args)

@@ -139,6 +139,8 @@ public static class EvalMethods
             ["scale"] = read.Scale is { } s ? s : "model default",
             ["window"] = read.WindowText ?? "0:0.8",
             ["classifier"] = read.Classifier ?? GuidanceArgs.MotionClassifierFolder,
+            ["candidates"] = read.Candidates is { } n ? n : "model default",
+            ["probe_sigma"] = read.Options.ProbeSigma,
         };
         // every video gets a fresh hook (its history is per run) around the same classifier, read from disk once
         var loaded = new Dictionary<string, FlowGuide.Models.Video.LatentMotionClassifier>();
@@ -158,7 +160,8 @@ public static class EvalMethods
     }
 
     private const string MotionGuidanceUsage =
-        "  --motion-guidance-scale X, --motion-guidance-window A:B, --motion-guidance-classifier DIR   (see 'flowguide help generate')\n";
+        "  --motion-guidance-scale X, --motion-guidance-window A:B, --motion-guidance-classifier DIR, --motion-candidates N,\n" +
+        "  --motion-probe-sigma S   (see 'flowguide help generate')\n";
 
     private const string MotionPromptUsage =
         "  --motionprompt-discriminator DIR, --motionprompt-window A:B, --motionprompt-iterations K, --motionprompt-tokens N,\n" +

@@ -68,14 +68,17 @@ run_to "$RUN/dit-v4" 5250 $FG1 train dit --vae "$RUN/vae2/vae" --latent-cache "$
 # 6. the shipped folder: the same weights stored as f16, CFG 8 as the default (chosen on validation-split prompts)
 [ -e "$OUT" ] || $FG model convert --from "$RUN/dit-v5/model" --to "$OUT" --dtype f16 --cfg 8
 
-# 7. the latent motion classifier that motion guidance steers with (world 2, the same VAE and latent cache), shipped
-#    as $OUT/motion_classifier; the guidance strength 100 was chosen on validation-split prompts
-[ -f "$RUN/classifier/classifier/config.json" ] || \
-  $FG train classifier --vae "$RUN/vae2/vae" --latent-cache "$RUN/dit/latents" --out "$RUN/classifier" --steps 4000 \
-    --warmup 200 --train-clips 8192 --val-clips 256 --validate-every 1000 --log-every 100 $(resume "$RUN/classifier")
-[ -e "$OUT/motion_classifier" ] || cp -r "$RUN/classifier/classifier" "$OUT/motion_classifier"
+# 7. the latent motion classifier that motion guidance steers with (world 2, the same VAE and latent cache), told the
+#    captioned shape's colour (the default of 'train classifier'), shipped as $OUT/motion_classifier; the guidance
+#    strength (100) and the noise-search width (16 candidates) were chosen on validation-split prompts
+[ -f "$RUN/classifier2/classifier/config.json" ] || \
+  $FG train classifier --vae "$RUN/vae2/vae" --latent-cache "$RUN/dit/latents" --out "$RUN/classifier2" --steps 8000 \
+    --warmup 200 --train-clips 8192 --val-clips 256 --validate-every 1000 --log-every 100 $(resume "$RUN/classifier2")
+[ -e "$OUT/motion_classifier" ] || cp -r "$RUN/classifier2/classifier" "$OUT/motion_classifier"
 python3 - "$OUT/model_index.json" <<'PY'
 import json, sys
-p = sys.argv[1]; j = json.load(open(p)); j["defaults"]["motion_guidance_scale"] = 100.0
+p = sys.argv[1]; j = json.load(open(p))
+j["defaults"]["motion_guidance_scale"] = 100.0
+j["defaults"]["motion_candidates"] = 16
 open(p, "w").write(json.dumps(j, indent=2))
 PY

@@ -31,7 +31,7 @@ public static class PipelineCases
 
     /// <param name="modelPath">Model folder (null: find models/flowguide-small).</param>
     /// <param name="quick">One timed run instead of three.</param>
-    /// <param name="only">Method names to run (null: plain, flowmo, flowmotion, flowmotion-v2, motion-guidance, motionprompt); "plain" always runs first.
+    /// <param name="only">Method names to run (null: plain, flowmo, flowmotion, flowmotion-v2, motion-guidance, motion-guidance-c1, motionprompt); "plain" always runs first.
     /// MotionPrompt variants: motionprompt-w3 (the earlier default window, steps 3..14 of 50), motionprompt-ckptF (F = 0, 0.33, 0.5, 0.67, 1: the fraction of transformer blocks checkpointed),
     /// with a -noreuse suffix the loop makes its own CFG call after the hook (motionprompt-ckpt1-noreuse: the settings
     /// before issue 10's tuning, but for the two-stage backward).</param>
@@ -53,14 +53,22 @@ public static class PipelineCases
             // the setting docs/eval-results.md chose for flowguide-small v2 on its dev set (clean latent, lr 0.3, first 20%)
             ("flowmotion-v2", () => new IGuidanceHook[] { FlowMotionHook.Create(new FlowMotionOptions { Mode = FlowMotionMode.CleanLatent, LearningRate = 0.3 }, source) }),
         };
-        // motion guidance, as generate runs it by default, when the model folder ships a motion classifier; the bench prompt
-        // asks for a move to the right, so that is the class it steers towards
+        // motion guidance, as generate runs it by default (strength and noise-search width from model_index.json), when the
+        // model folder ships a motion classifier; the bench prompt asks a red shape to move right, so that is the target
         var classifierDir = Path.Combine(model.Directory, "motion_classifier");
         if (Directory.Exists(classifierDir))
         {
             var classifier = FlowGuide.Models.Video.LatentMotionClassifier.Load(classifierDir);
-            var mg = new MotionGuidanceOptions { Scale = model.Defaults.MotionGuidanceScale > 0 ? model.Defaults.MotionGuidanceScale : 100 };
-            methods.Add(("motion-guidance", () => new IGuidanceHook[] { new MotionClassifierHook(classifier, mg, _ => "moves right") }));
+            var mg = new MotionGuidanceOptions
+            {
+                Scale = model.Defaults.MotionGuidanceScale > 0 ? model.Defaults.MotionGuidanceScale : 100,
+                Candidates = model.Defaults.MotionCandidates,
+            };
+            var target = new MotionTarget("moves right", classifier.Config.Conditional ? "red" : null);
+            methods.Add(("motion-guidance", () => new IGuidanceHook[] { new MotionClassifierHook(classifier, mg, _ => target) }));
+            // the same without the noise search (guidance alone), to show what the search costs
+            if (mg.Candidates > 1)
+                methods.Add(("motion-guidance-c1", () => new IGuidanceHook[] { new MotionClassifierHook(classifier, mg with { Candidates = 1 }, _ => target) }));
         }
         // MotionPrompt needs the shipped discriminator beside the model folder (models/motionprompt-discriminator)
         var discDir = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(FindModel(modelPath)).TrimEnd(Path.DirectorySeparatorChar))!, "motionprompt-discriminator");

@@ -22,8 +22,10 @@ public sealed record MotionGuidanceOptions
     public int Candidates { get; init; } = 1;
     /// <summary>Noise level the look-ahead stops at and the candidates are scored at.</summary>
     public double ProbeSigma { get; init; } = 0.5;
-    /// <summary>Euler steps of the look-ahead (evenly spaced in sigma; all candidates in one batch).</summary>
+    /// <summary>Euler steps of the look-ahead (evenly spaced in sigma).</summary>
     public int LookaheadSteps { get; init; } = 4;
+    /// <summary>Candidates carried through the look-ahead together in one batch: more is faster, fewer holds less memory.</summary>
+    public int SearchBatch { get; init; } = 4;
 
     /// <summary>Throws an ArgumentException naming the first setting out of range.</summary>
     public void Validate()
@@ -33,6 +35,7 @@ public sealed record MotionGuidanceOptions
         ArgumentNullException.ThrowIfNull(Window);
         if (Candidates < 1 || Candidates > 64) throw new ArgumentException($"MotionGuidanceOptions: Candidates must be in [1, 64], got {Candidates}.");
         if (!(ProbeSigma > 0 && ProbeSigma < 1)) throw new ArgumentException($"MotionGuidanceOptions: ProbeSigma must be in (0, 1), got {ProbeSigma}.");
+        if (SearchBatch < 1) throw new ArgumentException($"MotionGuidanceOptions: SearchBatch must be positive, got {SearchBatch}.");
         if (LookaheadSteps < 1) throw new ArgumentException($"MotionGuidanceOptions: LookaheadSteps must be positive, got {LookaheadSteps}.");
     }
 }
@@ -69,7 +72,7 @@ public sealed record MotionGuidanceStepRecord(int Step, double Sigma, double Pro
 /// <para>
 /// With <see cref="MotionGuidanceOptions.Candidates"/> N &gt; 1 the hook also searches over the initial noise (a verifier
 /// used for inference-time search): at step 0 it draws N - 1 further noises from the run's generator, carries all N
-/// (one batch) down to <see cref="MotionGuidanceOptions.ProbeSigma"/> with a few guided Euler steps, scores each with the
+/// (in batches of <see cref="MotionGuidanceOptions.SearchBatch"/>) down to <see cref="MotionGuidanceOptions.ProbeSigma"/> with a few guided Euler steps, scores each with the
 /// classifier, and replaces the run's latent with the best-scoring noise; the run then proceeds as usual from that
 /// noise. The search needs the window to contain step 0. Same seed, same choice.
 /// </para>
@@ -168,27 +171,32 @@ public sealed class MotionClassifierHook : GuidanceHook
         var noises = new Tensor[n];
         noises[0] = own;
         for (int k = 1; k < n; k++) noises[k] = Tensor.Randn(context.Rng, shape);
-        var z = Ops.Concat(noises, 0);                                                            // [N, C, F, H, W]
         double from = context.Sigma, to = Math.Min(Options.ProbeSigma, from);
-        for (int j = 0; j < steps && to < from; j++)
+        var scores = new double[n];
+        for (int k0 = 0; k0 < n; k0 += Options.SearchBatch)
         {
-            double s0 = from + (to - from) * j / steps, s1 = from + (to - from) * (j + 1) / steps;
-            Tensor v;
-            using (GradMode.NoGrad()) v = context.VelocityAt(z, s0);
-            if (Options.Scale > 0)
+            int m = Math.Min(Options.SearchBatch, n - k0);
+            using var scope = new TensorScope();                                                  // one batch's look-ahead at a time
+            var z = m == 1 ? noises[k0] : Ops.Concat(noises[k0..(k0 + m)], 0);                   // [m, C, F, H, W]
+            for (int j = 0; j < steps && to < from; j++)
             {
-                var (g, _) = Gradient(z, s0, label, subjects);
-                using (GradMode.NoGrad()) v = Ops.Sub(v, g.MulScalar((float)(Options.Scale * Weight(s0))));
+                double s0 = from + (to - from) * j / steps, s1 = from + (to - from) * (j + 1) / steps;
+                Tensor v;
+                using (GradMode.NoGrad()) v = context.VelocityAt(z, s0);
+                if (Options.Scale > 0)
+                {
+                    var (g, _) = Gradient(z, s0, label, subjects);
+                    using (GradMode.NoGrad()) v = Ops.Sub(v, g.MulScalar((float)(Options.Scale * Weight(s0))));
+                }
+                using (GradMode.NoGrad()) z = Ops.Add(z, v.MulScalar((float)(s1 - s0)));
             }
-            using (GradMode.NoGrad()) z = Ops.Add(z, v.MulScalar((float)(s1 - s0)));
-        }
-        double[] scores;
-        using (GradMode.NoGrad())
-        {
-            var t = Tensor.Full((float)to, n);
-            var labels = Enumerable.Repeat(label, n).ToArray();
-            var subj = subjects is null ? null : Enumerable.Repeat(subjects[0], n).ToArray();
-            scores = Ops.LogSoftmax(Classifier.Forward(z, t, subj), 1).Gather(1, labels, new[] { n, 1 }).ToArray().Select(v => (double)v).ToArray();
+            using (GradMode.NoGrad())
+            {
+                var labels = Enumerable.Repeat(label, m).ToArray();
+                var subj = subjects is null ? null : Enumerable.Repeat(subjects[0], m).ToArray();
+                var lp = Ops.LogSoftmax(Classifier.Forward(z, Tensor.Full((float)to, m), subj), 1).Gather(1, labels, new[] { m, 1 }).ToArray();
+                for (int i = 0; i < m; i++) scores[k0 + i] = lp[i];
+            }
         }
         int best = 0;
         for (int k = 1; k < n; k++) if (scores[k] > scores[best]) best = k;

@@ -148,6 +148,11 @@ public class MotionClassifierHookTests
         var twice = new MotionClassifierHook(c, guided with { Candidates = 5, ProbeSigma = 0.6, LookaheadSteps = 2 }, AskLeft);
         Assert.Equal(result, Generate(parts, twice));
         Assert.Equal(r.LogProbabilities, twice.Searches[0].LogProbabilities);
+        // the look-ahead batch only trades speed for memory: one at a time scores the candidates the same
+        var oneByOne = new MotionClassifierHook(c, guided with { Candidates = 5, ProbeSigma = 0.6, LookaheadSteps = 2, SearchBatch = 1 }, AskLeft);
+        Generate(parts, oneByOne);
+        Assert.Equal(r.LogProbabilities, oneByOne.Searches[0].LogProbabilities, new Tolerance(1e-4));
+        Assert.Equal(r.Chosen, oneByOne.Searches[0].Chosen);
         var single = new MotionClassifierHook(c, guided with { Candidates = 1 }, AskLeft);
         Assert.Equal(Generate(parts, new MotionClassifierHook(c, guided, AskLeft)), Generate(parts, single));
         Assert.Empty(single.Searches);
@@ -160,9 +165,16 @@ public class MotionClassifierHookTests
         Assert.Contains("MaxWeight", Assert.Throws<ArgumentException>(() => new MotionGuidanceOptions { MaxWeight = 0 }.Validate()).Message);
         Assert.Contains("Candidates", Assert.Throws<ArgumentException>(() => new MotionGuidanceOptions { Candidates = 0 }.Validate()).Message);
         Assert.Contains("ProbeSigma", Assert.Throws<ArgumentException>(() => new MotionGuidanceOptions { ProbeSigma = 1 }.Validate()).Message);
+        Assert.Contains("SearchBatch", Assert.Throws<ArgumentException>(() => new MotionGuidanceOptions { SearchBatch = 0 }.Validate()).Message);
         Assert.Contains("LookaheadSteps", Assert.Throws<ArgumentException>(() => new MotionGuidanceOptions { LookaheadSteps = 0 }.Validate()).Message);
         var parts = new MotionPromptTestParts();
         var hook = new MotionClassifierHook(Classifier(), new MotionGuidanceOptions(), _ => "spins");
         Assert.Contains("no class 'spins'", Assert.Throws<ArgumentException>(() => Generate(parts, hook)).Message);
+    }
+
+    private sealed class Tolerance(double tol) : IEqualityComparer<double>
+    {
+        public bool Equals(double a, double b) => Math.Abs(a - b) <= tol;
+        public int GetHashCode(double v) => 0;
     }
 }

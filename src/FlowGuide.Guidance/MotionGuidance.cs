@@ -24,6 +24,13 @@ public sealed record MotionGuidanceOptions
     public double ProbeSigma { get; init; } = 0.5;
     /// <summary>Euler steps of the look-ahead (evenly spaced in sigma).</summary>
     public int LookaheadSteps { get; init; } = 4;
+    /// <summary>
+    /// Leave a prompt unguided (no guidance, no search) when the classifier's validation accuracy on the asked class
+    /// (<c>config.json</c> training.class_accuracy, written by <c>flowguide train classifier</c>) is below this: steering
+    /// by a classifier that cannot read the motion moves the video without making it the asked one. 0: guide every class;
+    /// a classifier without per-class figures is always trusted.
+    /// </summary>
+    public double MinClassAccuracy { get; init; }
     /// <summary>Candidates carried through the look-ahead together in one batch: more is faster, fewer holds less memory.</summary>
     public int SearchBatch { get; init; } = 4;
 
@@ -35,6 +42,7 @@ public sealed record MotionGuidanceOptions
         ArgumentNullException.ThrowIfNull(Window);
         if (Candidates < 1 || Candidates > 64) throw new ArgumentException($"MotionGuidanceOptions: Candidates must be in [1, 64], got {Candidates}.");
         if (!(ProbeSigma > 0 && ProbeSigma < 1)) throw new ArgumentException($"MotionGuidanceOptions: ProbeSigma must be in (0, 1), got {ProbeSigma}.");
+        if (!(MinClassAccuracy >= 0 && MinClassAccuracy <= 1)) throw new ArgumentException($"MotionGuidanceOptions: MinClassAccuracy must be in [0, 1], got {MinClassAccuracy}.");
         if (SearchBatch < 1) throw new ArgumentException($"MotionGuidanceOptions: SearchBatch must be positive, got {SearchBatch}.");
         if (LookaheadSteps < 1) throw new ArgumentException($"MotionGuidanceOptions: LookaheadSteps must be positive, got {LookaheadSteps}.");
     }
@@ -122,6 +130,17 @@ public sealed class MotionClassifierHook : GuidanceHook
         return options;
     }
 
+    /// <summary>The classifier's validation accuracy on <paramref name="className"/> (its config's training.class_accuracy), or null when it has none.</summary>
+    public double? ClassAccuracy(string className) =>
+        Classifier.TrainingInfo?["class_accuracy"]?[className] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<double>(out var a) ? a : null;
+
+    /// <summary>Whether a run with <paramref name="prompt"/> is steered: a target the classifier reads well enough (and a non-zero strength).</summary>
+    public bool Guides(string? prompt)
+    {
+        if (Options.Scale == 0 || _targetOf(prompt) is not { } target) return false;
+        return !(Options.MinClassAccuracy > 0 && ClassAccuracy(target.Class) is { } acc && acc < Options.MinClassAccuracy);
+    }
+
     /// <summary>The class and subject indices the run's prompt asks for, or null for an unguided run.</summary>
     private (int Label, int[]? Subjects)? Resolve(StepContext context)
     {
@@ -129,6 +148,7 @@ public sealed class MotionClassifierHook : GuidanceHook
         var config = Classifier.Config;
         int label = config.IndexOf(target.Class);
         if (label < 0) throw new ArgumentException($"MotionClassifierHook: the classifier has no class '{target.Class}' (it has: {string.Join(", ", config.Classes)}).");
+        if (Options.MinClassAccuracy > 0 && ClassAccuracy(target.Class) is { } acc && acc < Options.MinClassAccuracy) return null;
         int[]? subjects = null;
         if (config.Conditional)
         {

@@ -33,6 +33,11 @@ public sealed record ModelDefaults
     /// Initial noises motion guidance chooses among (<c>model_index.json</c> "motion_candidates"; 1, the default: no search).
     /// </summary>
     public int MotionCandidates { get; init; } = 1;
+    /// <summary>
+    /// Motion guidance leaves a prompt unguided when the classifier's validation accuracy on its class is below this
+    /// (<c>model_index.json</c> "motion_min_class_accuracy"; 0, the default: guide every class).
+    /// </summary>
+    public double MotionMinClassAccuracy { get; init; }
 
     /// <summary>Generation options with these defaults and <paramref name="seed"/>.</summary>
     public GenerationOptions ToOptions(ulong seed) => new()
@@ -147,6 +152,7 @@ public sealed class ShippedModel
         };
         if (defaults.MotionGuidanceScale > 0) ((JsonObject)index["defaults"]!)["motion_guidance_scale"] = defaults.MotionGuidanceScale;
         if (defaults.MotionCandidates > 1) ((JsonObject)index["defaults"]!)["motion_candidates"] = defaults.MotionCandidates;
+        if (defaults.MotionMinClassAccuracy > 0) ((JsonObject)index["defaults"]!)["motion_min_class_accuracy"] = defaults.MotionMinClassAccuracy;
         var path = Path.Combine(directory, IndexFileName);
         File.WriteAllText(path + ".tmp", index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.Move(path + ".tmp", path, overwrite: true);
@@ -183,7 +189,10 @@ public sealed class ShippedModel
                     Fps = j["fps"]?.GetValue<double>() ?? d.Fps,
                     MotionGuidanceScale = j["motion_guidance_scale"]?.GetValue<double>() ?? d.MotionGuidanceScale,
                     MotionCandidates = j["motion_candidates"]?.GetValue<int>() ?? d.MotionCandidates,
+                    MotionMinClassAccuracy = j["motion_min_class_accuracy"]?.GetValue<double>() ?? d.MotionMinClassAccuracy,
                 };
+                if (!(d.MotionMinClassAccuracy >= 0 && d.MotionMinClassAccuracy <= 1))
+                    throw new FormatException($"motion_min_class_accuracy must be in [0, 1], got {d.MotionMinClassAccuracy}");
                 if (d.MotionCandidates < 1 || d.MotionCandidates > 64)
                     throw new FormatException($"motion_candidates must be in [1, 64], got {d.MotionCandidates}");
                 if (!(d.MotionGuidanceScale >= 0) || double.IsInfinity(d.MotionGuidanceScale))

@@ -159,6 +159,34 @@ public class MotionClassifierHookTests
     }
 
     [Fact]
+    public void AClassTheClassifierReadsPoorlyIsLeftUnguided()
+    {
+        var parts = new MotionPromptTestParts();
+        var c = Classifier();
+        c.TrainingInfo = new System.Text.Json.Nodes.JsonObject
+        {
+            ["class_accuracy"] = new System.Text.Json.Nodes.JsonObject { ["moves left"] = 0.3, ["moves right"] = 0.9 },
+        };
+        var o = new MotionGuidanceOptions { Scale = 3, Candidates = 3, MinClassAccuracy = 0.5 };
+        var plain = Generate(parts);
+        var left = new MotionClassifierHook(c, o, AskLeft);
+        Assert.Equal(0.3, left.ClassAccuracy("moves left"));
+        Assert.Null(left.ClassAccuracy("spins"));
+        Assert.False(left.Guides(MotionPromptTestParts.Prompt));
+        Assert.Equal(plain, Generate(parts, left));                 // no guidance and no search
+        Assert.Empty(left.History);
+        Assert.Empty(left.Searches);
+        var right = new MotionClassifierHook(c, o, _ => "moves right");
+        Assert.True(right.Guides(MotionPromptTestParts.Prompt));
+        Assert.NotEqual(plain, Generate(parts, right));
+        Assert.NotEmpty(right.Searches);
+        // a lower bar, or a classifier without per-class figures, guides
+        Assert.True(new MotionClassifierHook(c, o with { MinClassAccuracy = 0.2 }, AskLeft).Guides(MotionPromptTestParts.Prompt));
+        Assert.True(new MotionClassifierHook(Classifier(), o, AskLeft).Guides(MotionPromptTestParts.Prompt));
+        Assert.Contains("MinClassAccuracy", Assert.Throws<ArgumentException>(() => new MotionGuidanceOptions { MinClassAccuracy = 1.5 }.Validate()).Message);
+    }
+
+    [Fact]
     public void BadSettingsAndUnknownClassesThrowNamingThem()
     {
         Assert.Contains("Scale", Assert.Throws<ArgumentException>(() => new MotionGuidanceOptions { Scale = -1 }.Validate()).Message);

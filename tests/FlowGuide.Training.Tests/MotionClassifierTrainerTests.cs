@@ -83,6 +83,11 @@ public sealed class MotionClassifierTrainerTests : IDisposable
         Assert.Equal(MotionLabels.Subjects, c.Config.SubjectNames);
         Assert.Equal(2, c.Config.Frames);                      // 5 frames through a 4x temporal VAE
         Assert.Equal(MotionWorld.Version, c.TrainingInfo?["world_version"]?.GetValue<int>());
+        // per-class accuracy over the validation clips' classes, each a fraction
+        var perClass = c.TrainingInfo?["class_accuracy"]?.AsObject();
+        Assert.NotNull(perClass);
+        Assert.NotEmpty(perClass!);
+        Assert.All(perClass!, kv => { Assert.Contains(kv.Key, MotionLabels.Names); Assert.InRange(kv.Value!.GetValue<double>(), 0, 1); });
 
         var half = MotionClassifierTrainer.Train(Options("b", 30, vae) with { StopAfterSteps = 12 });
         Assert.False(half.Finished);
@@ -97,6 +102,23 @@ public sealed class MotionClassifierTrainerTests : IDisposable
         Assert.Contains("classes", Assert.Throws<ArgumentException>(() => MotionClassifierTrainer.Train(o)).Message);
         var p = o with { Model = LatentMotionClassifierConfig.Tiny(4, MotionLabels.Names, new[] { "red", "blue" }) };
         Assert.Contains("subjects", Assert.Throws<ArgumentException>(() => MotionClassifierTrainer.Train(p)).Message);
+    }
+
+    [Fact]
+    public void EvaluateTalliesEveryClipAtEveryNoiseLevelByClass()
+    {
+        var vae = RandomVae();
+        var o = Options("e", 1, vae) with { ValidationClips = 6 };
+        var latents = new LatentCache(VideoAutoencoders.LoadFrozen(vae), o, vae, null);
+        var model = new LatentMotionClassifier(LatentMotionClassifierConfig.Tiny(4, MotionLabels.Names, MotionLabels.Subjects) with { Frames = 2 }, new Rng(8));
+        var v = MotionClassifierTrainer.Evaluate(model, latents, o);
+        Assert.Equal(MotionClassifierTrainer.Validate(model, latents, o), v.Accuracy);
+        Assert.Equal(6 * o.ValidationTimesteps.Length, v.ClassCount.Sum());
+        Assert.Equal(v.Accuracy.Sum() * 6, v.ClassCorrect.Sum(), 6);
+        for (int i = 0; i < 6; i++)
+            Assert.True(v.ClassCount[MotionLabels.Of(MotionWorld.Sample(i, WorldSplit.Validation, o.Frames, o.Width, o.Height))] > 0);
+        int unseen = Array.IndexOf(v.ClassCount, 0);
+        if (unseen >= 0) Assert.True(double.IsNaN(v.ClassAccuracy(unseen)));
     }
 
     [Fact]

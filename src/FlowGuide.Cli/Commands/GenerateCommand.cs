@@ -70,7 +70,11 @@ public sealed class GenerateCommand : Command
         var result = model.Pipeline.Generate(prompt, options, hooks, progress: new SyncProgress<StepProgress>(bar.Report), cancellationToken: cancel);
         bar.Finish();
         double sampleSeconds = clock.Elapsed.TotalSeconds - loadSeconds;
-        if (motionHook is FlowGuide.Guidance.MotionClassifierHook { Searches.Count: > 0 } mh) motionMeta["noise_search"] = GuidanceArgs.SearchMetadata(mh.Searches[^1]);
+        if (motionHook is FlowGuide.Guidance.MotionClassifierHook mh)
+        {
+            if (mh.Searches.Count > 0) motionMeta["noise_search"] = GuidanceArgs.SearchMetadata(mh.Searches[^1]);
+            motionMeta["steered"] = mh.Guides(prompt);
+        }
         cancel.ThrowIfCancellationRequested();
 
         // 3. write the video, then its metadata; never leave one without the other

@@ -59,7 +59,9 @@ internal static class GuidanceArgs
         "  --motion-candidates N  with motion guidance, choose the initial noise among N: each is carried by a short guided\n" +
         "                      look-ahead to --motion-probe-sigma and the classifier keeps the one that best shows the asked\n" +
         "                      motion (default: the model's motion_candidates, else 1 = no search)\n" +
-        "  --motion-probe-sigma S  noise level the candidates are scored at (default 0.5)\n";
+        "  --motion-probe-sigma S  noise level the candidates are scored at (default 0.5)\n" +
+        "  --motion-min-class-accuracy A  leave a prompt unguided when the classifier's validation accuracy on the asked\n" +
+        "                      motion is below A (default: the model's motion_min_class_accuracy, else 0 = guide all)\n";
 
     /// <summary>Reads the options; returns the hooks to pass to the pipeline (empty for none) and their metadata.</summary>
     public static (IReadOnlyList<IGuidanceHook> Hooks, JsonObject Metadata) Read(Args args)
@@ -149,10 +151,11 @@ internal static class GuidanceArgs
     public const string MotionClassifierFolder = "motion_classifier";
 
     /// <summary>The <c>--motion-guidance-*</c> options as given: a null scale or classifier means the model's own.</summary>
-    public sealed record MotionGuidanceArgs(double? Scale, MotionGuidanceOptions Options, string? WindowText, string? Classifier, int? Candidates = null)
+    public sealed record MotionGuidanceArgs(double? Scale, MotionGuidanceOptions Options, string? WindowText, string? Classifier, int? Candidates = null,
+        double? MinClassAccuracy = null)
     {
         /// <summary>Whether any option was given.</summary>
-        public bool AnyGiven => Scale is not null || WindowText is not null || Classifier is not null || Candidates is not null;
+        public bool AnyGiven => Scale is not null || WindowText is not null || Classifier is not null || Candidates is not null || MinClassAccuracy is not null;
 
         /// <summary>
         /// The hook for a run with <paramref name="model"/>, or null when the strength is 0 or the model has no classifier
@@ -178,7 +181,10 @@ internal static class GuidanceArgs
             }
             var classifier = (load ?? FlowGuide.Models.Video.LatentMotionClassifier.Load)(dir);
             int candidates = Candidates ?? Math.Max(1, model.Defaults.MotionCandidates);
-            var options = Options with { Scale = scale, Candidates = candidates };
+            var options = Options with
+            {
+                Scale = scale, Candidates = candidates, MinClassAccuracy = MinClassAccuracy ?? model.Defaults.MotionMinClassAccuracy,
+            };
             var meta = new JsonObject
             {
                 ["name"] = "motion-guidance",
@@ -187,6 +193,7 @@ internal static class GuidanceArgs
                 ["max_weight"] = options.MaxWeight,
                 ["classifier"] = Classifier ?? MotionClassifierFolder,
             };
+            if (options.MinClassAccuracy > 0) meta["min_class_accuracy"] = options.MinClassAccuracy;
             if (candidates > 1)
             {
                 meta["candidates"] = candidates;
@@ -217,20 +224,23 @@ internal static class GuidanceArgs
         var classifier = args.String("motion-guidance-classifier");
         double? s = scale is null ? null : (double)(decimal)args.Float("motion-guidance-scale", 0);
         int? candidates = args.String("motion-candidates") is null ? null : args.Int("motion-candidates", 1);
+        double? minAccuracy = args.String("motion-min-class-accuracy") is null ? null : Double(args, "motion-min-class-accuracy", 0);
         var o = new MotionGuidanceOptions
         {
             Scale = s ?? 0,
             Window = window is null ? MotionGuidanceOptions.DefaultWindow : ParseWindow(window, "motion-guidance-window"),
             Candidates = candidates ?? 1,
             ProbeSigma = Double(args, "motion-probe-sigma", new MotionGuidanceOptions().ProbeSigma),
+            MinClassAccuracy = minAccuracy ?? 0,
         };
         try { o.Validate(); }
         catch (ArgumentException e)
         {
             throw new UsageException(e.Message.Replace("MotionGuidanceOptions: Scale", "--motion-guidance-scale")
-                .Replace("MotionGuidanceOptions: Candidates", "--motion-candidates").Replace("MotionGuidanceOptions: ProbeSigma", "--motion-probe-sigma"));
+                .Replace("MotionGuidanceOptions: Candidates", "--motion-candidates").Replace("MotionGuidanceOptions: ProbeSigma", "--motion-probe-sigma")
+                .Replace("MotionGuidanceOptions: MinClassAccuracy", "--motion-min-class-accuracy"));
         }
-        return new MotionGuidanceArgs(s, o, window, classifier, candidates);
+        return new MotionGuidanceArgs(s, o, window, classifier, candidates, minAccuracy);
     }
 
     private static (IGuidanceHook, JsonObject) MotionPrompt(Args args)

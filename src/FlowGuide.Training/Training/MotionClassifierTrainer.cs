@@ -31,6 +31,16 @@ public sealed record MotionClassifierTrainingOptions : TrainerOptions
     }
 }
 
+/// <summary>A validation of a motion classifier: accuracy per noise level, and per class over all the noise levels.</summary>
+/// <param name="Accuracy">Per <see cref="MotionClassifierTrainingOptions.ValidationTimesteps"/>, the fraction of clips classified right.</param>
+/// <param name="ClassCorrect">Per class, right predictions over all clips of that class and all noise levels.</param>
+/// <param name="ClassCount">Per class, predictions made (clips of that class x noise levels).</param>
+public sealed record MotionClassifierValidation(double[] Accuracy, int[] ClassCorrect, int[] ClassCount)
+{
+    /// <summary>Accuracy on the clips of class <paramref name="c"/>, NaN when the validation had none.</summary>
+    public double ClassAccuracy(int c) => ClassCount[c] == 0 ? double.NaN : (double)ClassCorrect[c] / ClassCount[c];
+}
+
 /// <summary>
 /// Trains a <see cref="LatentMotionClassifier"/> on motion-world clips: each step encodes (or reads from the latent
 /// cache) a batch of training-split clips, noises them to z_t = (1 - t)·z0 + t·eps with t ~ U(0, 1), and minimises
@@ -66,7 +76,7 @@ public static class MotionClassifierTrainer
         evalModel.Freeze();
         evalModel.Eval();
 
-        double[]? lastAccuracy = null; // per noise level, from the last validation of this session (the loop validates at the final step)
+        MotionClassifierValidation? last = null; // the last validation of this session (the loop validates at the final step)
         var (losses, val, sps) = loop.Run(step =>
         {
             var z0s = new Tensor[options.BatchSize];
@@ -90,7 +100,8 @@ public static class MotionClassifierTrainer
         }, () =>
         {
             loop.Ema.CopyTo(evalModel);
-            var acc = lastAccuracy = Validate(evalModel, latents, options);
+            last = Evaluate(evalModel, latents, options);
+            var acc = last.Accuracy;
             return (acc.Average(), string.Create(CultureInfo.InvariantCulture,
                 $"accuracy {acc.Average():P1} (EMA, {options.ValidationClips} clips; at t = {string.Join(", ", options.ValidationTimesteps.Zip(acc, (tt, a) => $"{tt:0.##}: {a:P1}"))})"));
         }, cancel);
@@ -100,7 +111,9 @@ public static class MotionClassifierTrainer
         {
             // a session that resumed at the final step ran no validation: the export measures its own
             loop.Ema.CopyTo(evalModel);
-            var acc = lastAccuracy ?? Validate(evalModel, latents, options);
+            last ??= Evaluate(evalModel, latents, options);
+            var acc = last.Accuracy;
+            var names = evalModel.Config.Classes;
             evalModel.TrainingInfo = new JsonObject
             {
                 ["world_version"] = MotionWorld.Version,
@@ -113,6 +126,9 @@ public static class MotionClassifierTrainer
                 ["validation_clips"] = options.ValidationClips,
                 ["validation_accuracy"] = new JsonObject(options.ValidationTimesteps.Zip(acc).Select(p =>
                     KeyValuePair.Create(p.First.ToString("0.##", CultureInfo.InvariantCulture), (JsonNode?)Math.Round(p.Second, 4)))),
+                // per class, over the validation clips of that class at all the noise levels above: how far guidance can trust it
+                ["class_accuracy"] = new JsonObject(Enumerable.Range(0, names.Length).Where(c => last.ClassCount[c] > 0).Select(c =>
+                    KeyValuePair.Create(names[c], (JsonNode?)Math.Round(last.ClassAccuracy(c), 4)))),
             };
             export = Path.Combine(options.OutputDirectory, ExportFolder);
             evalModel.Save(export);
@@ -122,7 +138,11 @@ public static class MotionClassifierTrainer
     }
 
     /// <summary>Accuracy per <see cref="MotionClassifierTrainingOptions.ValidationTimesteps"/> on validation clips 0..n-1, with noise drawn from fixed seeds.</summary>
-    public static double[] Validate(LatentMotionClassifier model, LatentCache latents, MotionClassifierTrainingOptions options)
+    public static double[] Validate(LatentMotionClassifier model, LatentCache latents, MotionClassifierTrainingOptions options) =>
+        Evaluate(model, latents, options).Accuracy;
+
+    /// <summary><see cref="Validate"/> with the per-class tally as well.</summary>
+    public static MotionClassifierValidation Evaluate(LatentMotionClassifier model, LatentCache latents, MotionClassifierTrainingOptions options)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(latents);
@@ -130,6 +150,9 @@ public static class MotionClassifierTrainer
         using var _ = GradMode.NoGrad();
         var ts = options.ValidationTimesteps;
         var correct = new int[ts.Length];
+        int classes = model.Config.Classes.Length;
+        var classCorrect = new int[classes];
+        var classCount = new int[classes];
         for (int i = 0; i < options.ValidationClips; i++)
         {
             using var scope = new TensorScope();
@@ -147,9 +170,10 @@ public static class MotionClassifierTrainer
             {
                 int best = 0;
                 for (int c = 1; c < k; c++) if (logits[j * k + c] > logits[j * k + best]) best = c;
-                if (best == label) correct[j]++;
+                if (best == label) { correct[j]++; classCorrect[label]++; }
+                classCount[label]++;
             }
         }
-        return correct.Select(c => (double)c / options.ValidationClips).ToArray();
+        return new MotionClassifierValidation(correct.Select(c => (double)c / options.ValidationClips).ToArray(), classCorrect, classCount);
     }
 }

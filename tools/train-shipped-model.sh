@@ -70,10 +70,12 @@ run_to "$RUN/dit-v4" 5250 $FG1 train dit --vae "$RUN/vae2/vae" --latent-cache "$
 
 # 7. the latent motion classifier that motion guidance steers with (world 2, the same VAE and latent cache), told the
 #    captioned shape's colour (the default of 'train classifier'), shipped as $OUT/motion_classifier; the guidance
-#    strength (100) and the noise-search width (16 candidates) were chosen on validation-split prompts
+#    strength (100) and the noise-search width (16 candidates) were chosen on validation-split prompts. (The shipped
+#    weights came from a run validating on 256 clips, then re-exported with 1024 for the per-class figures; validation
+#    does not touch the weights.)
 [ -f "$RUN/classifier2/classifier/config.json" ] || \
   $FG train classifier --vae "$RUN/vae2/vae" --latent-cache "$RUN/dit/latents" --out "$RUN/classifier2" --steps 8000 \
-    --warmup 200 --train-clips 8192 --val-clips 256 --validate-every 1000 --log-every 100 $(resume "$RUN/classifier2")
+    --warmup 200 --train-clips 8192 --val-clips 1024 --validate-every 1000 --log-every 100 $(resume "$RUN/classifier2")
 [ -e "$OUT/motion_classifier" ] || cp -r "$RUN/classifier2/classifier" "$OUT/motion_classifier"
 python3 - "$OUT/model_index.json" <<'PY'
 import json, sys

@@ -167,6 +167,7 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.Contains("--motion-candidates", bad.Err);
         Assert.Equal(2, Generate(Path.Combine(_dir, "bad.gif"), "--motion-probe-sigma", "1.5").Code);
         Assert.Equal(2, Generate(Path.Combine(_dir, "bad.gif"), "--motion-min-class-accuracy", "2").Code);
+        Assert.Equal(2, Generate(Path.Combine(_dir, "bad.gif"), "--motion-lookahead-steps", "0").Code);
         Assert.True(sm["steered"]!.GetValue<bool>());
         Assert.False(File.Exists(Path.Combine(_dir, "bad.gif")));
         // the model's default count

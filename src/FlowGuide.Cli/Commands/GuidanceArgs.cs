@@ -60,6 +60,7 @@ internal static class GuidanceArgs
         "                      look-ahead to --motion-probe-sigma and the classifier keeps the one that best shows the asked\n" +
         "                      motion (default: the model's motion_candidates, else 1 = no search)\n" +
         "  --motion-probe-sigma S  noise level the candidates are scored at (default 0.5)\n" +
+        "  --motion-lookahead-steps K  Euler steps of each candidate's look-ahead (default 4)\n" +
         "  --motion-min-class-accuracy A  leave a prompt unguided when the classifier's validation accuracy on the asked\n" +
         "                      motion is below A (default: the model's motion_min_class_accuracy, else 0 = guide all)\n";
 
@@ -152,10 +153,11 @@ internal static class GuidanceArgs
 
     /// <summary>The <c>--motion-guidance-*</c> options as given: a null scale or classifier means the model's own.</summary>
     public sealed record MotionGuidanceArgs(double? Scale, MotionGuidanceOptions Options, string? WindowText, string? Classifier, int? Candidates = null,
-        double? MinClassAccuracy = null)
+        double? MinClassAccuracy = null, bool SearchOptionsGiven = false)
     {
         /// <summary>Whether any option was given.</summary>
-        public bool AnyGiven => Scale is not null || WindowText is not null || Classifier is not null || Candidates is not null || MinClassAccuracy is not null;
+        public bool AnyGiven => Scale is not null || WindowText is not null || Classifier is not null || Candidates is not null || MinClassAccuracy is not null
+            || SearchOptionsGiven;
 
         /// <summary>
         /// The hook for a run with <paramref name="model"/>, or null when the strength is 0 or the model has no classifier
@@ -231,6 +233,7 @@ internal static class GuidanceArgs
             Window = window is null ? MotionGuidanceOptions.DefaultWindow : ParseWindow(window, "motion-guidance-window"),
             Candidates = candidates ?? 1,
             ProbeSigma = Double(args, "motion-probe-sigma", new MotionGuidanceOptions().ProbeSigma),
+            LookaheadSteps = args.Int("motion-lookahead-steps", new MotionGuidanceOptions().LookaheadSteps),
             MinClassAccuracy = minAccuracy ?? 0,
         };
         try { o.Validate(); }
@@ -238,9 +241,11 @@ internal static class GuidanceArgs
         {
             throw new UsageException(e.Message.Replace("MotionGuidanceOptions: Scale", "--motion-guidance-scale")
                 .Replace("MotionGuidanceOptions: Candidates", "--motion-candidates").Replace("MotionGuidanceOptions: ProbeSigma", "--motion-probe-sigma")
-                .Replace("MotionGuidanceOptions: MinClassAccuracy", "--motion-min-class-accuracy"));
+                .Replace("MotionGuidanceOptions: MinClassAccuracy", "--motion-min-class-accuracy")
+                .Replace("MotionGuidanceOptions: LookaheadSteps", "--motion-lookahead-steps"));
         }
-        return new MotionGuidanceArgs(s, o, window, classifier, candidates, minAccuracy);
+        bool searchGiven = args.String("motion-probe-sigma") is not null || args.String("motion-lookahead-steps") is not null;
+        return new MotionGuidanceArgs(s, o, window, classifier, candidates, minAccuracy, searchGiven);
     }
 
     private static (IGuidanceHook, JsonObject) MotionPrompt(Args args)

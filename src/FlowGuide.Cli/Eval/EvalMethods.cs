@@ -141,6 +141,7 @@ public static class EvalMethods
             ["classifier"] = read.Classifier ?? GuidanceArgs.MotionClassifierFolder,
             ["candidates"] = read.Candidates is { } n ? n : "model default",
             ["probe_sigma"] = read.Options.ProbeSigma,
+            ["lookahead_steps"] = read.Options.LookaheadSteps,
             ["min_class_accuracy"] = read.MinClassAccuracy is { } a ? a : "model default",
         };
         // every video gets a fresh hook (its history is per run) around the same classifier, read from disk once
@@ -162,7 +163,7 @@ public static class EvalMethods
 
     private const string MotionGuidanceUsage =
         "  --motion-guidance-scale X, --motion-guidance-window A:B, --motion-guidance-classifier DIR, --motion-candidates N,\n" +
-        "  --motion-probe-sigma S, --motion-min-class-accuracy A   (see 'flowguide help generate')\n";
+        "  --motion-probe-sigma S, --motion-lookahead-steps K, --motion-min-class-accuracy A   (see 'flowguide help generate')\n";
 
     private const string MotionPromptUsage =
         "  --motionprompt-discriminator DIR, --motionprompt-window A:B, --motionprompt-iterations K, --motionprompt-tokens N,\n" +

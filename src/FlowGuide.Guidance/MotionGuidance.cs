@@ -135,43 +135,48 @@ public sealed class MotionClassifierHook : GuidanceHook
         Classifier.TrainingInfo?["class_accuracy"]?[className] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<double>(out var a) ? a : null;
 
     /// <summary>Whether a run with <paramref name="prompt"/> is steered: a target the classifier reads well enough (and a non-zero strength).</summary>
-    public bool Guides(string? prompt)
-    {
-        if (Options.Scale == 0 || _targetOf(prompt) is not { } target) return false;
-        return !(Options.MinClassAccuracy > 0 && ClassAccuracy(target.Class) is { } acc && acc < Options.MinClassAccuracy);
-    }
+    public bool Guides(string? prompt) => Options.Scale != 0 && _targetOf(prompt) is { } target && Trusts(target.Class);
 
-    /// <summary>The class and subject indices the run's prompt asks for, or null for an unguided run.</summary>
-    private (int Label, int[]? Subjects)? Resolve(StepContext context)
+    /// <summary>Whether the classifier reads <paramref name="className"/> well enough to steer by (<see cref="MotionGuidanceOptions.MinClassAccuracy"/>).</summary>
+    private bool Trusts(string className) =>
+        !(Options.MinClassAccuracy > 0 && ClassAccuracy(className) is { } acc && acc < Options.MinClassAccuracy);
+
+    /// <summary>The class and (for a conditional classifier) subject indices the run's prompt asks for, or null for an unguided run.</summary>
+    private (int Label, int? Subject)? Resolve(StepContext context)
     {
         if (_targetOf(context.Prompt) is not { } target) return null;
         var config = Classifier.Config;
         int label = config.IndexOf(target.Class);
         if (label < 0) throw new ArgumentException($"MotionClassifierHook: the classifier has no class '{target.Class}' (it has: {string.Join(", ", config.Classes)}).");
-        if (Options.MinClassAccuracy > 0 && ClassAccuracy(target.Class) is { } acc && acc < Options.MinClassAccuracy) return null;
-        int[]? subjects = null;
+        if (!Trusts(target.Class)) return null;
+        int? subjectIndex = null;
         if (config.Conditional)
         {
             if (target.Subject is not { } subject)
                 throw new ArgumentException("MotionClassifierHook: the classifier is conditional, but no subject was given for the prompt.");
             int si = config.SubjectIndexOf(subject);
             if (si < 0) throw new ArgumentException($"MotionClassifierHook: the classifier has no subject '{subject}' (it has: {string.Join(", ", config.SubjectNames)}).");
-            subjects = new[] { si };
+            subjectIndex = si;
         }
-        return (label, subjects);
+        return (label, subjectIndex);
+    }
+
+    /// <summary>log p(label | z, sigma[, subject]) per item of a batch of latents [B, ...] → [B, 1], recording a graph when gradients are on.</summary>
+    private Tensor LogProbabilities(Tensor latent, double sigma, int label, int? subject)
+    {
+        int b = latent.Size(0);
+        var subjects = subject is { } si ? Enumerable.Repeat(si, b).ToArray() : null;
+        return Ops.LogSoftmax(Classifier.Forward(latent, Tensor.Full((float)sigma, b), subjects), 1)
+            .Gather(1, Enumerable.Repeat(label, b).ToArray(), new[] { b, 1 });
     }
 
     /// <summary>d/dz of the summed log p(label | z, sigma) over a batch of latents (each item gets its own gradient), and the per-item log p.</summary>
-    private (Tensor Grad, double[] LogP) Gradient(Tensor latent, double sigma, int label, int[]? subject)
+    private (Tensor Grad, double[] LogP) Gradient(Tensor latent, double sigma, int label, int? subject)
     {
-        int b = latent.Size(0);
-        var labels = Enumerable.Repeat(label, b).ToArray();
-        var subjects = subject is null ? null : Enumerable.Repeat(subject[0], b).ToArray();
-        var t = Tensor.Full((float)sigma, b);
         using (GradMode.EnableGrad())
         {
             var z = latent.DetachedLeaf();
-            var logp = Ops.LogSoftmax(Classifier.Forward(z, t, subjects), 1).Gather(1, labels, new[] { b, 1 });
+            var logp = LogProbabilities(z, sigma, label, subject);
             var values = logp.ToArray().Select(v => (double)v).ToArray();
             return (Autograd.Grad(logp.Sum(), new[] { z })[0], values);
         }
@@ -183,7 +188,7 @@ public sealed class MotionClassifierHook : GuidanceHook
     {
         ArgumentNullException.ThrowIfNull(context);
         if (Options.Candidates <= 1 || context.Step != 0 || Resolve(context) is not { } asked) return null;
-        var (label, subjects) = asked;
+        var (label, subject) = asked;
         var own = context.Latent;
         if (own.Size(0) != 1) throw new ArgumentException($"MotionClassifierHook: expects a batch of one latent, got {own.Shape}.");
         int n = Options.Candidates, steps = Options.LookaheadSteps;
@@ -205,16 +210,14 @@ public sealed class MotionClassifierHook : GuidanceHook
                 using (GradMode.NoGrad()) v = context.VelocityAt(z, s0);
                 if (Options.Scale > 0)
                 {
-                    var (g, _) = Gradient(z, s0, label, subjects);
+                    var (g, _) = Gradient(z, s0, label, subject);
                     using (GradMode.NoGrad()) v = Ops.Sub(v, g.MulScalar((float)(Options.Scale * Weight(s0))));
                 }
                 using (GradMode.NoGrad()) z = Ops.Add(z, v.MulScalar((float)(s1 - s0)));
             }
             using (GradMode.NoGrad())
             {
-                var labels = Enumerable.Repeat(label, m).ToArray();
-                var subj = subjects is null ? null : Enumerable.Repeat(subjects[0], m).ToArray();
-                var lp = Ops.LogSoftmax(Classifier.Forward(z, Tensor.Full((float)to, m), subj), 1).Gather(1, labels, new[] { m, 1 }).ToArray();
+                var lp = LogProbabilities(z, to, label, subject).ToArray();
                 for (int i = 0; i < m; i++) scores[k0 + i] = lp[i];
             }
         }
@@ -229,11 +232,11 @@ public sealed class MotionClassifierHook : GuidanceHook
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(velocity);
         if (Options.Scale == 0 || Resolve(context) is not { } asked) return null;
-        var (label, subjects) = asked;
+        var (label, subject) = asked;
         var latent = context.Latent;
         if (latent.Size(0) != 1) throw new ArgumentException($"MotionClassifierHook: expects a batch of one latent, got {latent.Shape}.");
         double sigma = context.Sigma;
-        var (grad, logps) = Gradient(latent, sigma, label, subjects);
+        var (grad, logps) = Gradient(latent, sigma, label, subject);
         double logp = logps[0];
         double weight = Weight(sigma);
         var g = grad.Span;

@@ -150,9 +150,10 @@ public sealed class ShippedModel
                 ["fps"] = defaults.Fps,
             },
         };
-        if (defaults.MotionGuidanceScale > 0) ((JsonObject)index["defaults"]!)["motion_guidance_scale"] = defaults.MotionGuidanceScale;
-        if (defaults.MotionCandidates > 1) ((JsonObject)index["defaults"]!)["motion_candidates"] = defaults.MotionCandidates;
-        if (defaults.MotionMinClassAccuracy > 0) ((JsonObject)index["defaults"]!)["motion_min_class_accuracy"] = defaults.MotionMinClassAccuracy;
+        var written = (JsonObject)index["defaults"]!;
+        if (defaults.MotionGuidanceScale > 0) written["motion_guidance_scale"] = defaults.MotionGuidanceScale;
+        if (defaults.MotionCandidates > 1) written["motion_candidates"] = defaults.MotionCandidates;
+        if (defaults.MotionMinClassAccuracy > 0) written["motion_min_class_accuracy"] = defaults.MotionMinClassAccuracy;
         var path = Path.Combine(directory, IndexFileName);
         File.WriteAllText(path + ".tmp", index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.Move(path + ".tmp", path, overwrite: true);

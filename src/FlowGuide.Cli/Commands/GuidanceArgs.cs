@@ -227,13 +227,14 @@ internal static class GuidanceArgs
         double? s = scale is null ? null : (double)(decimal)args.Float("motion-guidance-scale", 0);
         int? candidates = args.String("motion-candidates") is null ? null : args.Int("motion-candidates", 1);
         double? minAccuracy = args.String("motion-min-class-accuracy") is null ? null : Double(args, "motion-min-class-accuracy", 0);
-        var o = new MotionGuidanceOptions
+        var d = new MotionGuidanceOptions();
+        var o = d with
         {
             Scale = s ?? 0,
             Window = window is null ? MotionGuidanceOptions.DefaultWindow : ParseWindow(window, "motion-guidance-window"),
             Candidates = candidates ?? 1,
-            ProbeSigma = Double(args, "motion-probe-sigma", new MotionGuidanceOptions().ProbeSigma),
-            LookaheadSteps = args.Int("motion-lookahead-steps", new MotionGuidanceOptions().LookaheadSteps),
+            ProbeSigma = Double(args, "motion-probe-sigma", d.ProbeSigma),
+            LookaheadSteps = args.Int("motion-lookahead-steps", d.LookaheadSteps),
             MinClassAccuracy = minAccuracy ?? 0,
         };
         try { o.Validate(); }
